@@ -1,0 +1,206 @@
+"""The ``feedpub`` command: ``build``, ``check`` and ``serve``.
+
+A thin shell: it parses arguments, calls the loader, the catalog and the
+writer, prints problems and one summary line, and turns every `FeedpubError`
+into a one-line message with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from feedpub import catalog as catalogs
+from feedpub import content
+from feedpub import documents
+from feedpub import output
+from feedpub.errors import FeedpubError
+from feedpub.errors import StrictModeError
+from feedpub.model import Problem
+from feedpub.model import Site
+from feedpub.urls import base_url as parse_base_url
+
+#: Show a progress bar on a terminal from this many content files on.
+PROGRESS_FROM = 1000
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Our errors become a one-line message and exit status 1, not a traceback."""
+    try:
+        yield
+    except FeedpubError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _content_argument(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument(
+        "content_dir", metavar="CONTENT", default="seeds", type=click.Path(file_okay=False)
+    )(function)
+
+
+def _unpublished_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--unpublished",
+        is_flag=True,
+        help="Include articles marked 'published: false' (drafts), to preview them.",
+    )(function)
+
+
+def _max_file_size_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--max-file-size",
+        type=click.IntRange(min=1),
+        default=content.MAX_FILE_BYTES,
+        show_default=True,
+        help="Refuse content files larger than this many bytes.",
+    )(function)
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_base_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _text(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A command-line text as it may appear in a feed."""
+    cleaned = content.clean_text(value).strip()
+    if not cleaned:
+        raise click.BadParameter("must not be empty")
+    return cleaned
+
+
+@click.group()
+@click.version_option(package_name="feedpub")
+def cli() -> None:
+    """Publish RSS and Atom feeds from a folder of article files."""
+
+
+@cli.command()
+@_content_argument
+@click.option(
+    "--out",
+    default="public",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the URL space into.",
+)
+@click.option(
+    "--base-url",
+    required=True,
+    callback=_base_url,
+    help="Absolute http(s) URL the folder will be served at, e.g. https://feeds.example.org.",
+)
+@_unpublished_option
+@click.option(
+    "--max-items",
+    type=click.IntRange(min=1),
+    default=catalogs.DEFAULT_MAX_ITEMS,
+    show_default=True,
+    help="Most entries per feed, newest first.",
+)
+@click.option(
+    "--title", default="feedpub", show_default=True, callback=_text, help="Site name in feed titles."
+)
+@click.option("--strict", is_flag=True, help="Write nothing and fail if any file has a problem.")
+@_max_file_size_option
+def build(
+    content_dir: str,
+    out: str,
+    base_url: str,
+    unpublished: bool,
+    max_items: int,
+    title: str,
+    strict: bool,
+    max_file_size: int,
+) -> None:
+    """Write every feed of CONTENT (default: seeds) into --out as static files.
+
+    Only files whose bytes changed are rewritten, each atomically, so the
+    folder can be served while it is being built.
+
+    Example: feedpub build seeds --out public --base-url https://feeds.example.org
+    """
+    with _user_errors():
+        site = Site(base_url=base_url, title=title)
+        loaded = _load(content_dir, max_file_size)
+        catalog = catalogs.build(loaded.articles, include_unpublished=unpublished, max_items=max_items)
+        problems = _report(content_dir, loaded.problems + catalog.problems)
+        if strict and problems:
+            raise StrictModeError(
+                f"{_count(len(problems), 'problem')} in the content; nothing was written (--strict)"
+            )
+        rendered = (documents.render(catalog, path, site) for path in documents.paths(catalog))
+        report = output.write(out, rendered)
+    withheld = (
+        f", {_count(catalog.withheld, 'entry', 'entries')} withheld as drafts (--unpublished includes them)"
+        if catalog.withheld
+        else ""
+    )
+    click.echo(
+        f"{_count(len(loaded.articles), 'article')}, {_count(len(catalog.entries), 'entry', 'entries')}"
+        f"{withheld}; {_count(len(catalog.feeds), 'feed')} in {out}: "
+        f"{_count(report.written, 'file')} written, {report.unchanged} unchanged"
+        + (f", {report.removed} removed" if report.removed else "")
+        + f"; {_problem_summary(problems)}"
+    )
+
+
+@cli.command()
+@_content_argument
+@_max_file_size_option
+def check(content_dir: str, max_file_size: int) -> None:
+    """Check every file of CONTENT (default: seeds) and list each problem as
+    path:line: message. Exits with status 1 if any file has an error.
+
+    Example: feedpub check seeds
+    """
+    with _user_errors():
+        loaded = _load(content_dir, max_file_size)
+        catalog = catalogs.build(loaded.articles, include_unpublished=True)
+        problems = _report(content_dir, loaded.problems + catalog.problems)
+    click.echo(f"{_count(loaded.files, 'file')} checked; {_problem_summary(problems)}")
+    if any(problem.is_error for problem in problems):
+        sys.exit(1)
+
+
+def _load(root: str, max_bytes: int) -> content.Content:
+    loader = content.Loader(root, max_bytes=max_bytes)
+    if not sys.stderr.isatty():
+        return loader.load()
+    total = content.count_files(root)
+    if total < PROGRESS_FROM:
+        return loader.load()
+    with click.progressbar(length=total, label="Reading content", file=sys.stderr) as bar:
+        return loader.load(progress=bar.update)
+
+
+def _report(root: str, problems: tuple[Problem, ...]) -> tuple[Problem, ...]:
+    """Print every problem to standard error, errors and warnings alike."""
+    for problem in problems:
+        click.echo(problem.format(root), err=True)
+    return problems
+
+
+def _problem_summary(problems: tuple[Problem, ...]) -> str:
+    if not problems:
+        return "no problems"
+    errors = sum(problem.is_error for problem in problems)
+    files = len({problem.path for problem in problems})
+    return (
+        f"{_count(files, 'file')} with problems "
+        f"({_count(errors, 'error')}, {_count(len(problems) - errors, 'warning')})"
+    )
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"

@@ -1,0 +1,602 @@
+"""Content files → `Article`s, with a `Problem` for everything wrong.
+
+A file is YAML front matter between a first ``---`` line and a closing
+``---`` line, then an optional body. Parsing never raises for anything a
+file can contain: each failure becomes a `Problem` naming the file, the line
+where known and the field at fault, and loading carries on with the next
+file. `Loader` remembers what it parsed, so that loading again re-parses only
+files whose size or modification time changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import date
+from datetime import datetime
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from feedpub.errors import ConfigError
+from feedpub.errors import ContentError
+from feedpub.model import Article
+from feedpub.model import Image
+from feedpub.model import Problem
+from feedpub.model import Provider
+from feedpub.model import Severity
+from feedpub.urls import http_url
+
+try:
+    # libyaml is ten times faster than PyYAML's pure-Python parser; falling
+    # back silently would make large sites crawl, so refuse to start instead.
+    _YamlLoader = yaml.CSafeLoader
+except AttributeError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "feedpub needs PyYAML built with libyaml (yaml.CSafeLoader is missing); "
+        "reinstall PyYAML from a wheel or with libyaml-dev present"
+    ) from exc
+
+#: Files over this size are refused unread (1 MiB).
+MAX_FILE_BYTES = 1 << 20
+#: File name endings that hold articles.
+SUFFIXES = frozenset({".txt", ".md", ".markdown", ".yaml", ".yml"})
+#: Most values a front matter may expand to; bounds YAML alias bombs.
+MAX_VALUES = 20_000
+#: Longest title or other one-line text, in characters; longer is cut.
+MAX_LINE_CHARS = 1_000
+#: Longest excerpt, in characters; longer is cut.
+MAX_EXCERPT_CHARS = 20_000
+#: Most items kept of each list field; more are dropped.
+MAX_ITEMS = {"topics": 50, "images": 20, "related": 100}
+
+_FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+# XML 1.0 forbids C0 controls but tab and newlines, surrogates, U+FFFE/F;
+# C1 controls are allowed but never meant in text, and confuse readers.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """What one content file gave: its article, if any, and its problems."""
+
+    #: Relative path of the file.
+    path: str
+    #: The article, or None when the file was refused.
+    article: Article | None
+    #: Everything wrong with the file, errors and warnings.
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Content:
+    """Everything loaded from a content folder."""
+
+    #: Published and draft articles, sorted by path.
+    articles: tuple[Article, ...]
+    #: Problems of every file, sorted by path and line.
+    problems: tuple[Problem, ...]
+    #: How many content files were found.
+    files: int
+
+    @property
+    def invalid_files(self) -> tuple[str, ...]:
+        """Paths of files with at least one error."""
+        return tuple(sorted({p.path for p in self.problems if p.is_error}))
+
+
+# A file's identity for change detection: size, mtime and inode.
+_Signature = tuple[int, int, int]
+
+
+class Loader:
+    """Loads a content folder, re-parsing only files that changed since the
+    previous `load`."""
+
+    def __init__(self, root: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+        self._files: dict[str, tuple[_Signature, ParsedFile]] = {}
+        #: How many files the last `load` parsed (the rest came from memory).
+        self.parsed_last = 0
+
+    def load(self, progress: Callable[[int], None] | None = None) -> Content:
+        """Scan the folder and return its content; raises `ConfigError` if
+        the folder itself cannot be read."""
+        found, walk_problems = _scan(self.root)
+        files: dict[str, tuple[_Signature, ParsedFile]] = {}
+        self.parsed_last = 0
+        for relpath, signature in found:
+            cached = self._files.get(relpath)
+            if cached is not None and cached[0] == signature:
+                files[relpath] = cached
+            else:
+                files[relpath] = (signature, read_file(self.root, relpath, self.max_bytes))
+                self.parsed_last += 1
+            if progress is not None:
+                progress(1)
+        self._files = files
+        return _collect([parsed for _, parsed in files.values()], walk_problems)
+
+
+def load(root: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Content:
+    """Load every content file below `root` once."""
+    return Loader(root, max_bytes=max_bytes).load()
+
+
+def count_files(root: str | os.PathLike[str]) -> int:
+    """How many content files `root` holds (for a progress bar)."""
+    return len(_scan(Path(root))[0])
+
+
+def _collect(parsed: list[ParsedFile], extra: list[Problem]) -> Content:
+    articles = tuple(sorted((p.article for p in parsed if p.article), key=lambda a: a.path))
+    problems = tuple(sorted([*extra, *(q for p in parsed for q in p.problems)], key=_problem_order))
+    return Content(articles=articles, problems=problems, files=len(parsed))
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, str]:
+    return (problem.path, problem.line or 0, problem.message)
+
+
+def _scan(root: Path) -> tuple[list[tuple[str, _Signature]], list[Problem]]:
+    """Every content file below `root` with its signature, sorted by path."""
+    try:
+        if not root.is_dir():
+            raise ConfigError(f"content folder {str(root)!r} does not exist or is not a folder")
+        real_root = root.resolve(strict=True)
+        os.listdir(root)
+    except OSError as exc:
+        raise ConfigError(f"cannot read content folder {str(root)!r}: {exc.strerror}") from exc
+    found: list[tuple[str, _Signature]] = []
+    problems: list[Problem] = []
+    for relpath, entry in _walk(root, ""):
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if entry.is_symlink():
+                target = Path(entry.path).resolve(strict=True)
+                if not target.is_relative_to(real_root):
+                    problems.append(Problem(relpath, None, "symbolic link leads outside the content folder; refused"))
+                    continue
+                info = target.stat()
+        except (OSError, RuntimeError) as exc:
+            problems.append(Problem(relpath, None, f"cannot read file: {_reason(exc)}"))
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            problems.append(Problem(relpath, None, "not a regular file; refused"))
+            continue
+        found.append((relpath, (info.st_size, info.st_mtime_ns, info.st_ino)))
+    found.sort()
+    return found, problems
+
+
+def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Content files below `folder`, skipping hidden names; symlinked folders
+    are not followed, so nothing outside the content folder is ever read."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        relpath = prefix + entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), relpath + "/")
+        elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+            yield relpath, entry
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def read_file(root: Path, relpath: str, max_bytes: int = MAX_FILE_BYTES) -> ParsedFile:
+    """Read and parse one file; any failure becomes a problem."""
+    try:
+        with open(root / relpath, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        return ParsedFile(relpath, None, (Problem(relpath, None, f"cannot read file: {_reason(exc)}"),))
+    return parse(relpath, data, max_bytes=max_bytes)
+
+
+def parse(relpath: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> ParsedFile:
+    """Parse the bytes of one content file."""
+    problems: list[Problem] = []
+    try:
+        article = _parse(relpath, data, max_bytes, problems)
+    except _FileRefused as refused:
+        problems.append(Problem(relpath, refused.line, refused.message))
+        article = None
+    return ParsedFile(relpath, article, tuple(problems))
+
+
+class _FileRefused(Exception):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def _parse(relpath: str, data: bytes, max_bytes: int, problems: list[Problem]) -> Article | None:
+    if len(data) > max_bytes:
+        raise _FileRefused(f"file is larger than the limit of {max_bytes:,} bytes; refused")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _FileRefused(f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)", line) from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    front_matter, body, body_line = _split(text)
+    fields = _load_yaml(front_matter)
+    return _Reader(relpath, front_matter, problems).article(fields, body, body_line)
+
+
+def _split(text: str) -> tuple[str, str, int]:
+    """Front matter text, body text, and the line the body starts on."""
+    first_line, _, rest = text.partition("\n")
+    if first_line.rstrip(" \t") != "---":
+        raise _FileRefused("no front matter: the first line must be '---'", 1)
+    closing = _FENCE.search(rest)
+    if closing is None:
+        raise _FileRefused("front matter opened on line 1 is never closed by a '---' line", 1)
+    front_matter = rest[: closing.start()]
+    body_line = front_matter.count("\n") + 3
+    return front_matter, rest[closing.end() + 1 :], body_line
+
+
+def _load_yaml(front_matter: str) -> dict[str, Any]:
+    try:
+        fields = yaml.load(front_matter, Loader=_YamlLoader)  # noqa: S506 - CSafeLoader is safe
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 2 if exc.problem_mark else None
+        if exc.problem and "constructor for the tag" in exc.problem:
+            tag = exc.problem.rsplit("tag", 1)[-1].strip(" '")
+            raise _FileRefused(f"YAML tag {tag} is not allowed: only plain YAML is read", line) from None
+        raise _FileRefused(f"YAML error: {exc.problem}", line) from None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 2 if exc.problem_mark else None
+        raise _FileRefused(f"YAML syntax error: {exc.problem}", line) from None
+    except yaml.YAMLError as exc:
+        raise _FileRefused(f"YAML error: {exc}".splitlines()[0]) from None
+    except (ValueError, RecursionError, OverflowError) as exc:
+        # libyaml's constructors can raise these for absurd scalars or nesting.
+        raise _FileRefused(f"YAML error: {exc}") from None
+    if fields is None:
+        raise _FileRefused("front matter is empty", 2)
+    if not isinstance(fields, dict):
+        raise _FileRefused(f"front matter must be a mapping of fields, not {_type_name(fields)}", 2)
+    if _exceeds(fields, MAX_VALUES):
+        raise _FileRefused(
+            f"front matter expands to more than {MAX_VALUES:,} values (YAML aliases?); refused", 2
+        )
+    return fields
+
+
+def _exceeds(value: Any, budget: int) -> bool:
+    """True if `value` holds more than `budget` values, counting every alias
+    expansion; stops as soon as the budget is spent, so an alias bomb or a
+    recursive structure costs at most `budget` steps."""
+    stack = [value]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return True
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    return {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "a mapping",
+        datetime: "a date-time",
+        date: "a date",
+        bytes: "binary data",
+        type(None): "empty",
+    }.get(type(value), type(value).__name__)
+
+
+def clean_text(value: str) -> str:
+    """`value` without the characters that XML 1.0 forbids."""
+    return _XML_FORBIDDEN.sub("", value)
+
+
+class _Reader:
+    """Checks front-matter fields into an `Article`, one small normaliser per
+    field. Refusals raise `ContentError`; fix-ups add warnings."""
+
+    def __init__(self, relpath: str, front_matter: str, problems: list[Problem]) -> None:
+        self.relpath = relpath
+        self.front_matter = front_matter
+        self.problems = problems
+        self._nodes: yaml.Node | None | bool = False  # composed on first need
+
+    # -- problems and their lines ------------------------------------------------
+
+    def line_of(self, field: str) -> int | None:
+        """Line of a field such as ``related[2].images``, or of its nearest
+        parent; the YAML is composed again only when a problem needs it."""
+        if self._nodes is False:
+            try:
+                self._nodes = yaml.compose(self.front_matter, Loader=_YamlLoader)
+            except yaml.YAMLError:
+                self._nodes = None
+        node = self._nodes
+        if not isinstance(node, yaml.Node):
+            return None
+        line = node.start_mark.line
+        for step in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+            child = _child(node, step)
+            if child is None:
+                break
+            node, line = child, child.start_mark.line
+        return line + 2  # the front matter starts on the file's line 2
+
+    def warn(self, field: str, message: str) -> None:
+        self.problems.append(Problem(self.relpath, self.line_of(field), f"{field}: {message}", Severity.WARNING))
+
+    def refuse_item(self, error: ContentError, field: str) -> None:
+        self.problems.append(Problem(self.relpath, self.line_of(error.field or field), str(error)))
+
+    # -- the article ------------------------------------------------------------
+
+    def article(self, fields: dict[str, Any], body: str, body_line: int) -> Article | None:
+        try:
+            article = self.story(fields, "", parent=None)
+        except ContentError as error:
+            raise _FileRefused(str(error), self.line_of(error.field or "")) from None
+        body = clean_text(body).strip("\n")
+        if body.strip():
+            return replace(article, body=body)
+        return article
+
+    def story(self, fields: dict[str, Any], prefix: str, parent: Article | None) -> Article:
+        """One article, or one related item when `parent` is given."""
+        is_published = self.published(fields, prefix) if parent is None else parent.is_published
+        related: tuple[Article, ...] = ()
+        article = Article(
+            path=self.relpath,
+            title=self.text(fields, prefix + "title", required=True),
+            url=self.url(fields, prefix + "sourceUrl"),
+            published=self.date(fields, prefix + "publishedDateTime"),
+            provider=self.provider(fields, prefix + "provider"),
+            excerpt=self.text(fields, prefix + "excerpt", limit=MAX_EXCERPT_CHARS, one_line=False),
+            topics=self.topics(fields, prefix + "topics"),
+            images=self.images(fields, prefix + "images"),
+            is_published=is_published,
+            amp_url=self.optional_url(fields, prefix + "ampUrl"),
+            category=self.text(fields, prefix + "category"),
+            kind=self.text(fields, prefix + "type"),
+            quality=self.score(fields, prefix + "quality", 0, 100),
+            heat=self.score(fields, prefix + "heat", -1, None),
+        )
+        if parent is None:
+            related = self.related(fields, article)
+        elif fields.get("related"):
+            self.warn(prefix + "related", "a related item cannot have related items of its own; ignored")
+        return replace(article, related=related) if related else article
+
+    def related(self, fields: dict[str, Any], parent: Article) -> tuple[Article, ...]:
+        items = self.items(fields, "related")
+        stories: list[Article] = []
+        for index, item in enumerate(items):
+            field = f"related[{index}]"
+            try:
+                if not isinstance(item, dict):
+                    raise ContentError(f"must be a mapping of fields, not {_type_name(item)}", field=field)
+                stories.append(self.story(item, field + ".", parent=parent))
+            except ContentError as error:
+                error.args = (f"{error.args[0]} (this related item is left out)",)
+                self.refuse_item(error, field)
+        return tuple(stories)
+
+    # -- one normaliser per kind of field -----------------------------------------
+
+    def text(
+        self,
+        fields: dict[str, Any],
+        field: str,
+        *,
+        required: bool = False,
+        limit: int = MAX_LINE_CHARS,
+        one_line: bool = True,
+    ) -> str:
+        return self.text_value(
+            fields.get(_key(field)), field, required=required, limit=limit, one_line=one_line
+        )
+
+    def text_value(
+        self,
+        value: Any,
+        field: str,
+        *,
+        required: bool = False,
+        limit: int = MAX_LINE_CHARS,
+        one_line: bool = True,
+    ) -> str:
+        if value is None or value == "":
+            if required:
+                raise ContentError("is required" if value is None else "must not be empty", field=field)
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ContentError(f"must be text, not {_type_name(value)}", field=field)
+        text = self.clean(str(value), field)
+        text = _SPACES.sub(" ", text).strip() if one_line else text.strip()
+        if required and not text:
+            raise ContentError("must not be blank", field=field)
+        if len(text) > limit:
+            self.warn(field, f"longer than {limit:,} characters; cut")
+            text = text[: limit - 1].rstrip() + "…"
+        return text
+
+    def clean(self, text: str, field: str) -> str:
+        cleaned = clean_text(text)
+        if cleaned != text:
+            self.warn(field, "control characters that XML cannot carry were removed")
+        return cleaned
+
+    def url(self, fields: dict[str, Any], field: str) -> str:
+        raw = self.text(fields, field, required=True, limit=10_000)
+        url = http_url(raw)
+        if url is None:
+            raise ContentError(f"not an absolute http(s) URL: {_shorten(raw)!r}", field=field)
+        return url
+
+    def optional_url(self, fields: dict[str, Any], field: str) -> str:
+        if fields.get(_key(field)) in (None, ""):
+            return ""
+        try:
+            return self.url(fields, field)
+        except ContentError as error:
+            self.warn(field, f"{error.args[0]}; dropped")
+            return ""
+
+    def date(self, fields: dict[str, Any], field: str) -> datetime:
+        value = fields.get(_key(field))
+        if value is None or value == "":
+            raise ContentError("is required (an ISO 8601 date-time)", field=field)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ContentError(
+                    f"not an ISO 8601 date-time: {_shorten(value)!r}", field=field
+                ) from None
+        if isinstance(value, date) and not isinstance(value, datetime):
+            self.warn(field, "a date without a time; taken as midnight UTC")
+            value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        if not isinstance(value, datetime):
+            raise ContentError(f"must be an ISO 8601 date-time, not {_type_name(value)}", field=field)
+        if value.utcoffset() is None:
+            self.warn(field, "has no UTC offset; taken as UTC")
+            value = value.replace(tzinfo=timezone.utc)
+        try:
+            value = value.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ContentError("date-time out of range", field=field) from None
+        if not 1900 <= value.year <= 9998:
+            raise ContentError(f"year {value.year} is out of range (1900-9998)", field=field)
+        return value
+
+    def published(self, fields: dict[str, Any], prefix: str) -> bool:
+        value = fields.get("published", True)
+        if not isinstance(value, bool):
+            # Unsure whether the author meant a draft: refuse rather than publish.
+            raise ContentError(f"must be true or false, not {_type_name(value)}", field=prefix + "published")
+        return value
+
+    def provider(self, fields: dict[str, Any], field: str) -> Provider:
+        value = fields.get(_key(field))
+        if value is None:
+            raise ContentError("is required (a mapping with a name)", field=field)
+        if not isinstance(value, dict):
+            raise ContentError(f"must be a mapping with a name, not {_type_name(value)}", field=field)
+        name = self.text(value, field + ".name", required=True, limit=200)
+        domain = self.text(value, field + ".domain", limit=253)
+        return Provider(name=name, domain=domain)
+
+    def items(self, fields: dict[str, Any], field: str) -> list[Any]:
+        """A list field; absent or empty is an empty list."""
+        value = fields.get(_key(field))
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ContentError(f"must be a list, not {_type_name(value)}", field=field)
+        limit = MAX_ITEMS[_key(field)]
+        if len(value) > limit:
+            self.warn(field, f"has {len(value):,} items; only the first {limit} are kept")
+            value = value[:limit]
+        return value
+
+    def topics(self, fields: dict[str, Any], field: str) -> tuple[str, ...]:
+        topics: dict[str, None] = {}
+        for index, item in enumerate(self.items(fields, field)):
+            name = self.text_value(item, f"{field}[{index}]", limit=200)
+            if not name:
+                self.warn(f"{field}[{index}]", "empty topic name; ignored")
+                continue
+            topics[name] = None
+        return tuple(topics)
+
+    def images(self, fields: dict[str, Any], field: str) -> tuple[Image, ...]:
+        images: list[Image] = []
+        for index, item in enumerate(self.items(fields, field)):
+            where = f"{field}[{index}]"
+            if not isinstance(item, dict):
+                raise ContentError(f"must be a mapping with a url, not {_type_name(item)}", field=where)
+            url = self.optional_url(item, where + ".url")
+            if not url:
+                if item.get("url") in (None, ""):
+                    self.warn(where, "image without a url; ignored")
+                continue
+            images.append(
+                Image(
+                    url=url,
+                    width=self.dimension(item, where + ".width"),
+                    height=self.dimension(item, where + ".height"),
+                    title=self.text(item, where + ".title"),
+                )
+            )
+        return tuple(images)
+
+    def dimension(self, fields: dict[str, Any], field: str) -> int | None:
+        value = fields.get(_key(field))
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 100_000:
+            self.warn(field, f"must be a whole number of pixels, not {_shorten(str(value))!r}; ignored")
+            return None
+        return value
+
+    def score(self, fields: dict[str, Any], field: str, low: int, high: int | None) -> int | None:
+        value = fields.get(_key(field))
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            bounds = f"{low} to {high}" if high is not None else f"at least {low}"
+            self.warn(field, f"must be a whole number {bounds}, not {_shorten(str(value))!r}; ignored")
+            return None
+        return value
+
+
+def _key(field: str) -> str:
+    """The last key of a field path: ``related[2].title`` → ``title``."""
+    return field.rsplit(".", 1)[-1]
+
+
+def _child(node: yaml.Node, step: str) -> yaml.Node | None:
+    if step.startswith("[") and isinstance(node, yaml.SequenceNode):
+        index = int(step[1:-1])
+        return node.value[index] if index < len(node.value) else None
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == step:
+                return value
+    return None
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,65 @@
+"""The URL space: which documents exist for a catalog, and their bytes.
+
+`feedpub build` writes every path of `paths` to a file and the web app
+answers each with `render`, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from feedpub import feeds
+from feedpub import pages
+from feedpub.catalog import Catalog
+from feedpub.errors import FeedNotFoundError
+from feedpub.model import FORMATS
+from feedpub.model import Site
+
+INDEX_PATH = "/"
+OPML_PATH = "/feeds.opml"
+
+MEDIA_TYPES = {
+    **feeds.MEDIA_TYPES,
+    "opml": "text/x-opml",
+    "html": "text/html",
+}
+
+
+@dataclass(frozen=True)
+class Document:
+    """One rendered document of the URL space."""
+
+    #: URL path, e.g. ``/topics/ai.rss``.
+    path: str
+    #: The exact bytes served and written.
+    body: bytes
+    #: Media type without parameters, e.g. ``application/rss+xml``.
+    media_type: str
+    #: Time of the newest entry it shows (UTC), for Last-Modified.
+    updated: datetime | None
+
+
+def paths(catalog: Catalog) -> tuple[str, ...]:
+    """Every path of the URL space, index and OPML first."""
+    return (INDEX_PATH, OPML_PATH) + tuple(
+        feed.path(format) for feed in catalog.feeds.values() for format in FORMATS
+    )
+
+
+def file_name(path: str) -> str:
+    """Where a path lives below the output folder: ``/`` is ``index.html``."""
+    return "index.html" if path == INDEX_PATH else path.lstrip("/")
+
+
+def render(catalog: Catalog, path: str, site: Site) -> Document:
+    """The document at `path`; raises `FeedNotFoundError` for any other path."""
+    if path in (INDEX_PATH, "/index.html"):
+        return Document(INDEX_PATH, pages.index_html(catalog, site), MEDIA_TYPES["html"], pages.newest_entry(catalog))
+    if path == OPML_PATH:
+        return Document(path, pages.feeds_opml(catalog, site), MEDIA_TYPES["opml"], pages.newest_entry(catalog))
+    key, dot, format = path.lstrip("/").rpartition(".")
+    feed = catalog.feeds.get(key) if dot and format in FORMATS else None
+    if feed is None:
+        raise FeedNotFoundError(path, paths(catalog))
+    return Document(path, feeds.render(feed, format, site), MEDIA_TYPES[format], feed.updated)
