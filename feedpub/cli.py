@@ -204,3 +204,30 @@ def _problem_summary(problems: tuple[Problem, ...]) -> str:
 
 def _count(number: int, singular: str, plural: str | None = None) -> str:
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+@cli.command()
+@_content_argument
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option(
+    "--base-url",
+    callback=_base_url,
+    help="Absolute URL for self links; default: the host each request came to.",
+)
+@_unpublished_option
+def serve(content_dir: str, host: str, port: int, base_url: str | None, unpublished: bool) -> None:
+    """Serve the feeds of CONTENT (default: seeds) over HTTP for local use;
+    edits to the content show up without a restart.
+
+    For production, run `gunicorn wsgi:app` with FEEDPUB_* settings instead.
+
+    Example: feedpub serve seeds --port 8000 --unpublished
+    """
+    from feedpub.web import create_app
+
+    with _user_errors():
+        app = create_app(
+            {"CONTENT_DIR": content_dir, "UNPUBLISHED": unpublished, "BASE_URL": base_url}
+        )
+    app.run(host=host, port=port, threaded=True, use_reloader=False)

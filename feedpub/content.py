@@ -107,6 +107,8 @@ class Loader:
         self._files: dict[str, tuple[_Signature, ParsedFile]] = {}
         #: How many files the last `load` parsed (the rest came from memory).
         self.parsed_last = 0
+        #: Whether the last `load` found any file added, changed or removed.
+        self.changed = True
 
     def load(self, progress: Callable[[int], None] | None = None) -> Content:
         """Scan the folder and return its content; raises `ConfigError` if
@@ -123,6 +125,7 @@ class Loader:
                 self.parsed_last += 1
             if progress is not None:
                 progress(1)
+        self.changed = self.parsed_last > 0 or files.keys() != self._files.keys()
         self._files = files
         return _collect([parsed for _, parsed in files.values()], walk_problems)
 
