@@ -30,6 +30,9 @@ from feedpub.urls import slugify
 
 #: Entries per feed unless configured otherwise.
 DEFAULT_MAX_ITEMS = 50
+#: Most links to related coverage in one entry, newest first: a story with a
+#: hundred related items must not make every entry of it a hundred links long.
+MAX_RELATED_LINKS = 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,19 +77,24 @@ def build(
 ) -> Catalog:
     """Turn articles into the catalog of every feed."""
     by_id: dict[str, list[_Occurrence]] = {}
-    siblings: dict[str, set[str]] = {}
+    # The stories (tuples of entry ids) each entry appears in: its related
+    # coverage is the other entries of those stories.
+    stories: dict[str, list[tuple[str, ...]]] = {}
+    hidden: set[str] = set()
     for article in articles:
         story = _occurrences(article)
-        visible = include_unpublished or article.is_published
+        if not (include_unpublished or article.is_published):
+            hidden.update(o.id for o in story)
+            continue
+        ids = tuple(o.id for o in story)
         for occurrence in story:
-            by_id.setdefault(occurrence.id, [])
-            if visible:
-                by_id[occurrence.id].append(occurrence)
-                siblings.setdefault(occurrence.id, set()).update(o.id for o in story)
-    withheld = sum(1 for found in by_id.values() if not found)
-    groups = {
-        entry_id: sorted(found, key=lambda o: o.order) for entry_id, found in by_id.items() if found
-    }
+            by_id.setdefault(occurrence.id, []).append(occurrence)
+            stories.setdefault(occurrence.id, []).append(ids)
+    withheld = len(hidden - by_id.keys())
+    for found in by_id.values():
+        if len(found) > 1:
+            found.sort(key=lambda o: o.order)
+    groups = by_id
 
     topic_names = _display_names(name for found in groups.values() for o in found for name in o.topics)
     provider_names = _display_names(o.story.provider.name for found in groups.values() for o in found)
@@ -94,10 +102,14 @@ def build(
     provider_slugs = assign_slugs(set(provider_names.values()), "provider")
 
     winners = {entry_id: found[0].story for entry_id, found in groups.items()}
-    entries = _sort(
-        _entry(entry_id, found, winners, siblings[entry_id], topic_names, provider_names, provider_slugs)
-        for entry_id, found in groups.items()
-    )
+    # Newest first, entries published at the same time in id order (the sort
+    # is stable, also in reverse).
+    order = sorted(groups)
+    order.sort(key=lambda entry_id: winners[entry_id].published, reverse=True)
+    rank = {entry_id: position for position, entry_id in enumerate(order)}
+    make = _EntryMaker(winners, topic_names, provider_names, provider_slugs)
+    entries = tuple(make.entry(entry_id, groups[entry_id], stories[entry_id], rank) for entry_id in order)
+
     feeds = _feeds(entries, topic_slugs, provider_slugs, max_items)
     problems = [
         *_duplicate_problems(groups),
@@ -111,7 +123,7 @@ def _occurrences(article: Article) -> list[_Occurrence]:
     """The article and its related items, each with the topics it files under."""
     found = [_Occurrence(canonical_url(article.url), article, 0, 0, article.topics)]
     for index, item in enumerate(article.related, start=1):
-        topics = tuple(dict.fromkeys(article.topics + item.topics))
+        topics = article.topics if not item.topics else tuple(dict.fromkeys(article.topics + item.topics))
         found.append(_Occurrence(canonical_url(item.url), item, 1, index, topics))
     return found
 
@@ -131,41 +143,68 @@ def _display_names(names: Iterable[str]) -> dict[str, str]:
     return {spelling: best[_normal(spelling)] for spelling in counts}
 
 
-def _entry(
-    entry_id: str,
-    found: list[_Occurrence],
-    winners: Mapping[str, Article],
-    siblings: set[str],
-    topic_names: Mapping[str, str],
-    provider_names: Mapping[str, str],
-    provider_slugs: Mapping[str, str],
-) -> Entry:
-    story = found[0].story
-    provider_name = provider_names[story.provider.name]
-    topics = sorted({topic_names[name] for o in found for name in o.topics})
-    related = sorted(
-        (winners[other] for other in siblings if other != entry_id),
-        key=lambda a: (-a.published.timestamp(), a.url),
-    )
-    return Entry(
-        id=entry_id,
-        url=story.url,
-        title=story.title,
-        published=story.published,
-        updated=story.published,
-        provider=Provider(name=provider_name, domain=story.provider.domain),
-        provider_feed=f"providers/{provider_slugs[provider_name]}",
-        excerpt=story.excerpt,
-        topics=tuple(topics),
-        images=story.images,
-        related=tuple(Link(a.url, a.title, provider_names[a.provider.name]) for a in related),
-        body=story.body,
-    )
+class _EntryMaker:
+    """Builds entries, sharing the objects many entries have in common
+    (providers, topic tuples, links to related coverage): tens of thousands
+    of entries make this the catalog's hot loop."""
 
+    def __init__(
+        self,
+        winners: Mapping[str, Article],
+        topic_names: Mapping[str, str],
+        provider_names: Mapping[str, str],
+        provider_slugs: Mapping[str, str],
+    ) -> None:
+        self.winners = winners
+        self.topic_names = topic_names
+        self.provider_names = provider_names
+        self.provider_slugs = provider_slugs
+        self._providers: dict[tuple[str, str], Provider] = {}
+        self._topics: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._links: dict[str, Link] = {}
 
-def _sort(entries: Iterable[Entry]) -> tuple[Entry, ...]:
-    """Newest first; entries published at the same time in id order."""
-    return tuple(sorted(entries, key=lambda e: (-e.published.timestamp(), e.id)))
+    def entry(
+        self, entry_id: str, found: list[_Occurrence], stories: list[tuple[str, ...]], rank: Mapping[str, int]
+    ) -> Entry:
+        story = found[0].story
+        provider = self.provider(story.provider)
+        if len(found) == 1:
+            topics = self.topics(found[0].topics)
+        else:
+            topics = self.topics(tuple(name for o in found for name in o.topics))
+        others = {other for ids in stories for other in ids if other != entry_id}
+        return Entry(
+            id=entry_id,
+            url=story.url,
+            title=story.title,
+            published=story.published,
+            updated=story.published,
+            provider=provider,
+            provider_feed=f"providers/{self.provider_slugs[provider.name]}",
+            excerpt=story.excerpt,
+            topics=topics,
+            images=story.images,
+            related=tuple(self.link(other) for other in sorted(others, key=rank.__getitem__)[:MAX_RELATED_LINKS]),
+            body=story.body,
+        )
+
+    def provider(self, provider: Provider) -> Provider:
+        key = (self.provider_names[provider.name], provider.domain)
+        if key not in self._providers:
+            self._providers[key] = Provider(name=key[0], domain=key[1])
+        return self._providers[key]
+
+    def topics(self, spellings: tuple[str, ...]) -> tuple[str, ...]:
+        """Display names of the topics, sorted, without duplicates."""
+        if spellings not in self._topics:
+            self._topics[spellings] = tuple(sorted({self.topic_names[name] for name in spellings}))
+        return self._topics[spellings]
+
+    def link(self, entry_id: str) -> Link:
+        if entry_id not in self._links:
+            story = self.winners[entry_id]
+            self._links[entry_id] = Link(story.url, story.title, self.provider_names[story.provider.name])
+        return self._links[entry_id]
 
 
 def _feeds(
@@ -223,24 +262,22 @@ def _slug_problems(
 ) -> list[Problem]:
     """Warn where a name got a hash-suffixed slug because another name
     already had its plain slug, naming the first file that uses it."""
+    moved = {name: slug for name, slug in slugs.items() if slugify(name) and slug != slugify(name)}
+    if not moved:
+        return []
     first_path: dict[str, str] = {}
     for found in groups.values():
         for occurrence in found:
             for spelling in names_of(occurrence):
                 name = names[spelling]
-                if occurrence.story.path < first_path.get(name, "\uffff"):
+                if name in moved and occurrence.story.path < first_path.get(name, "\uffff"):
                     first_path[name] = occurrence.story.path
-    problems = []
-    for name, slug in slugs.items():
-        wanted = slugify(name)
-        if wanted and slug != wanted:
-            problems.append(
-                Problem(
-                    first_path[name],
-                    None,
-                    f"{what} {name!r} shares the slug {wanted!r} with another {what}; "
-                    f"its feed is {slug}",
-                    Severity.WARNING,
-                )
-            )
-    return problems
+    return [
+        Problem(
+            first_path[name],
+            None,
+            f"{what} {name!r} shares the slug {slugify(name)!r} with another {what}; its feed is {slug}",
+            Severity.WARNING,
+        )
+        for name, slug in sorted(moved.items())
+    ]

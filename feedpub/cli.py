@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from feedpub import builder
+from feedpub import cache
 from feedpub import catalog as catalogs
 from feedpub import content
-from feedpub import documents
-from feedpub import output
+from feedpub import parallel
 from feedpub.errors import FeedpubError
-from feedpub.errors import StrictModeError
 from feedpub.model import Problem
 from feedpub.model import Site
 from feedpub.urls import base_url as parse_base_url
@@ -113,6 +114,21 @@ def cli() -> None:
 )
 @click.option("--strict", is_flag=True, help="Write nothing and fail if any file has a problem.")
 @_max_file_size_option
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=parallel.default_jobs(),
+    show_default="one per CPU",
+    help="Processes for parsing and rendering.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=lambda: str(cache.default_dir()),
+    show_default="$XDG_CACHE_HOME/feedpub",
+    help="Where to keep parse results and feed fingerprints between builds.",
+)
+@click.option("--no-cache", is_flag=True, help="Build from scratch and keep no cache.")
 def build(
     content_dir: str,
     out: str,
@@ -122,36 +138,43 @@ def build(
     title: str,
     strict: bool,
     max_file_size: int,
+    jobs: int,
+    cache_dir: str,
+    no_cache: bool,
 ) -> None:
     """Write every feed of CONTENT (default: seeds) into --out as static files.
 
     Only files whose bytes changed are rewritten, each atomically, so the
-    folder can be served while it is being built.
+    folder can be served while it is being built. A rebuild parses only the
+    content files that changed and renders only the feeds that changed.
 
     Example: feedpub build seeds --out public --base-url https://feeds.example.org
     """
-    with _user_errors():
-        site = Site(base_url=base_url, title=title)
-        loaded = _load(content_dir, max_file_size)
-        catalog = catalogs.build(loaded.articles, include_unpublished=unpublished, max_items=max_items)
-        problems = _report(content_dir, loaded.problems + catalog.problems)
-        if strict and problems:
-            raise StrictModeError(
-                f"{_count(len(problems), 'problem')} in the content; nothing was written (--strict)"
-            )
-        rendered = (documents.render(catalog, path, site) for path in documents.paths(catalog))
-        report = output.write(out, rendered)
+    options = builder.Options(
+        include_unpublished=unpublished,
+        max_items=max_items,
+        max_bytes=max_file_size,
+        strict=strict,
+        jobs=jobs,
+        cache_file=None if no_cache else cache.file_for(Path(cache_dir), Path(content_dir)),
+    )
+    site = Site(base_url=base_url, title=title)
+    with _user_errors(), _progress(content_dir) as progress:
+        report = builder.build(
+            content_dir, out, site, options, progress=progress, on_problems=lambda p: _report(content_dir, p)
+        )
+    catalog = report.catalog
     withheld = (
         f", {_count(catalog.withheld, 'entry', 'entries')} withheld as drafts (--unpublished includes them)"
         if catalog.withheld
         else ""
     )
     click.echo(
-        f"{_count(len(loaded.articles), 'article')}, {_count(len(catalog.entries), 'entry', 'entries')}"
+        f"{_count(len(report.content.articles), 'article')}, {_count(len(catalog.entries), 'entry', 'entries')}"
         f"{withheld}; {_count(len(catalog.feeds), 'feed')} in {out}: "
         f"{_count(report.written, 'file')} written, {report.unchanged} unchanged"
         + (f", {report.removed} removed" if report.removed else "")
-        + f"; {_problem_summary(problems)}"
+        + f"; {_problem_summary(report.problems)}"
     )
 
 
@@ -165,7 +188,8 @@ def check(content_dir: str, max_file_size: int) -> None:
     Example: feedpub check seeds
     """
     with _user_errors():
-        loaded = _load(content_dir, max_file_size)
+        with _progress(content_dir) as progress:
+            loaded = content.Loader(content_dir, max_bytes=max_file_size).load(progress)
         catalog = catalogs.build(loaded.articles, include_unpublished=True)
         problems = _report(content_dir, loaded.problems + catalog.problems)
     click.echo(f"{_count(loaded.files, 'file')} checked; {_problem_summary(problems)}")
@@ -173,15 +197,18 @@ def check(content_dir: str, max_file_size: int) -> None:
         sys.exit(1)
 
 
-def _load(root: str, max_bytes: int) -> content.Content:
-    loader = content.Loader(root, max_bytes=max_bytes)
-    if not sys.stderr.isatty():
-        return loader.load()
+@contextlib.contextmanager
+def _progress(root: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar's update function on a terminal with much content; else None."""
+    if not sys.stderr.isatty() or not Path(root).is_dir():
+        yield None
+        return
     total = content.count_files(root)
     if total < PROGRESS_FROM:
-        return loader.load()
+        yield None
+        return
     with click.progressbar(length=total, label="Reading content", file=sys.stderr) as bar:
-        return loader.load(progress=bar.update)
+        yield bar.update
 
 
 def _report(root: str, problems: tuple[Problem, ...]) -> tuple[Problem, ...]:

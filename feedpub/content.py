@@ -10,6 +10,8 @@ files whose size or modification time changed.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
 import stat
@@ -25,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from feedpub import parallel
 from feedpub.errors import ConfigError
 from feedpub.errors import ContentError
 from feedpub.model import Article
@@ -32,6 +35,7 @@ from feedpub.model import Image
 from feedpub.model import Problem
 from feedpub.model import Provider
 from feedpub.model import Severity
+from feedpub.urls import MAX_URL_LENGTH
 from feedpub.urls import http_url
 
 try:
@@ -62,6 +66,9 @@ _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 # C1 controls are allowed but never meant in text, and confuse readers.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
+#: Most fields named in warnings about removed characters, per file.
+_MAX_FIELD_LOOKUPS = 50
+_UNKNOWN_TAG = re.compile(r"constructor for the tag '([^']*)'")
 
 
 @dataclass(frozen=True)
@@ -95,16 +102,36 @@ class Content:
 
 # A file's identity for change detection: size, mtime and inode.
 _Signature = tuple[int, int, int]
+#: What the loader remembers of one file: signature, content digest, result.
+FileState = tuple[_Signature, bytes, ParsedFile]
+#: Below this many files to parse, parsing in other processes costs more
+#: than it saves.
+PARALLEL_FROM = 200
 
 
 class Loader:
     """Loads a content folder, re-parsing only files that changed since the
-    previous `load`."""
+    previous `load`.
 
-    def __init__(self, root: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> None:
+    A file counts as unchanged when its size, modification time and inode are
+    the same, or else when its bytes hash to the same digest (a fresh clone
+    or a ``touch`` changes the time, not the content). `state` holds what
+    the loader remembers; `feedpub.cache` keeps it on disk between builds.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        max_bytes: int = MAX_FILE_BYTES,
+        jobs: int = 1,
+        state: dict[str, FileState] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
-        self._files: dict[str, tuple[_Signature, ParsedFile]] = {}
+        self.jobs = jobs
+        #: Per relative path: what the last `load` found.
+        self.state: dict[str, FileState] = dict(state or {})
         #: How many files the last `load` parsed (the rest came from memory).
         self.parsed_last = 0
         #: Whether the last `load` found any file added, changed or removed.
@@ -114,20 +141,49 @@ class Loader:
         """Scan the folder and return its content; raises `ConfigError` if
         the folder itself cannot be read."""
         found, walk_problems = _scan(self.root)
-        files: dict[str, tuple[_Signature, ParsedFile]] = {}
-        self.parsed_last = 0
+        files: dict[str, FileState] = {}
+        to_parse: list[tuple[str, _Signature, bytes]] = []
         for relpath, signature in found:
-            cached = self._files.get(relpath)
-            if cached is not None and cached[0] == signature:
-                files[relpath] = cached
+            known = self.state.get(relpath)
+            if known is not None and known[0] == signature:
+                files[relpath] = known
+                continue
+            digest = _digest(self.root, relpath, self.max_bytes)
+            if known is not None and digest and known[1] == digest:
+                files[relpath] = (signature, digest, known[2])
             else:
-                files[relpath] = (signature, read_file(self.root, relpath, self.max_bytes))
-                self.parsed_last += 1
+                to_parse.append((relpath, signature, digest))
+        if progress is not None:
+            progress(len(found) - len(to_parse))
+        parsed = _parse_files(self.root, [relpath for relpath, _, _ in to_parse], self.max_bytes, self.jobs)
+        for (relpath, signature, digest), result in zip(to_parse, parsed, strict=True):
+            files[relpath] = (signature, digest, result)
             if progress is not None:
                 progress(1)
-        self.changed = self.parsed_last > 0 or files.keys() != self._files.keys()
-        self._files = files
-        return _collect([parsed for _, parsed in files.values()], walk_problems)
+        self.parsed_last = len(to_parse)
+        self.changed = bool(to_parse) or files.keys() != self.state.keys()
+        self.state = files
+        return _collect([state[2] for state in files.values()], walk_problems)
+
+
+def _digest(root: Path, relpath: str, max_bytes: int) -> bytes:
+    """A hash of the file's bytes; empty if it cannot be read."""
+    try:
+        return hashlib.blake2b(_read(root, relpath, max_bytes), digest_size=16).digest()
+    except (OSError, _FileRefused):
+        return b""
+
+
+def _parse_files(root: Path, relpaths: list[str], max_bytes: int, jobs: int) -> Iterator[ParsedFile]:
+    """Parse files, in `jobs` processes when there are many."""
+    if jobs > 1 and len(relpaths) >= PARALLEL_FROM:
+        return parallel.map_chunks(_read_files, relpaths, jobs, (root, max_bytes))
+    return (read_file(root, relpath, max_bytes) for relpath in relpaths)
+
+
+def _read_files(relpaths: list[str], where: tuple[Path, int]) -> list[ParsedFile]:
+    root, max_bytes = where
+    return [read_file(root, relpath, max_bytes) for relpath in relpaths]
 
 
 def load(root: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Content:
@@ -143,7 +199,9 @@ def count_files(root: str | os.PathLike[str]) -> int:
 def _collect(parsed: list[ParsedFile], extra: list[Problem]) -> Content:
     articles = tuple(sorted((p.article for p in parsed if p.article), key=lambda a: a.path))
     problems = tuple(sorted([*extra, *(q for p in parsed for q in p.problems)], key=_problem_order))
-    return Content(articles=articles, problems=problems, files=len(parsed))
+    # Files refused by the scan (links out, FIFOs) were found too.
+    refused = {problem.path for problem in extra if problem.path.endswith(tuple(SUFFIXES))}
+    return Content(articles=articles, problems=problems, files=len(parsed) + len(refused))
 
 
 def _problem_order(problem: Problem) -> tuple[str, int, str]:
@@ -161,7 +219,7 @@ def _scan(root: Path) -> tuple[list[tuple[str, _Signature]], list[Problem]]:
         raise ConfigError(f"cannot read content folder {str(root)!r}: {exc.strerror}") from exc
     found: list[tuple[str, _Signature]] = []
     problems: list[Problem] = []
-    for relpath, entry in _walk(root, ""):
+    for relpath, entry in _walk(root, "", problems):
         try:
             info = entry.stat(follow_symlinks=False)
             if entry.is_symlink():
@@ -170,7 +228,10 @@ def _scan(root: Path) -> tuple[list[tuple[str, _Signature]], list[Problem]]:
                     problems.append(Problem(relpath, None, "symbolic link leads outside the content folder; refused"))
                     continue
                 info = target.stat()
-        except (OSError, RuntimeError) as exc:
+        except RuntimeError:  # Python 3.11's resolve() on a loop; its text holds the absolute path
+            problems.append(Problem(relpath, None, "cannot read file: symbolic link loop"))
+            continue
+        except OSError as exc:
             problems.append(Problem(relpath, None, f"cannot read file: {_reason(exc)}"))
             continue
         if not stat.S_ISREG(info.st_mode):
@@ -181,19 +242,24 @@ def _scan(root: Path) -> tuple[list[tuple[str, _Signature]], list[Problem]]:
     return found, problems
 
 
-def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def _walk(
+    folder: Path, prefix: str, problems: list[Problem]
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Content files below `folder`, skipping hidden names; symlinked folders
-    are not followed, so nothing outside the content folder is ever read."""
+    are not followed, so nothing outside the content folder is ever read. A
+    folder that cannot be read is reported, not silently skipped."""
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(prefix.rstrip("/") or ".", None, f"cannot read folder: {_reason(exc)}"))
         return
     for entry in entries:
         if entry.name.startswith("."):
             continue
         relpath = prefix + entry.name
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path), relpath + "/")
+            yield from _walk(Path(entry.path), relpath + "/", problems)
         elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
             yield relpath, entry
 
@@ -205,11 +271,40 @@ def _reason(exc: BaseException) -> str:
 def read_file(root: Path, relpath: str, max_bytes: int = MAX_FILE_BYTES) -> ParsedFile:
     """Read and parse one file; any failure becomes a problem."""
     try:
-        with open(root / relpath, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = _read(root, relpath, max_bytes)
+    except _FileRefused as refused:
+        return ParsedFile(relpath, None, (Problem(relpath, None, refused.message),))
     except OSError as exc:
         return ParsedFile(relpath, None, (Problem(relpath, None, f"cannot read file: {_reason(exc)}"),))
     return parse(relpath, data, max_bytes=max_bytes)
+
+
+# Never follow a link the scan did not check, never wait on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _read(root: Path, relpath: str, max_bytes: int) -> bytes:
+    """At most `max_bytes` + 1 bytes of a regular file inside `root`.
+
+    The scan checked each path, but a file can be swapped for a link or a
+    FIFO before it is opened: the last component is opened without following
+    links, a link is resolved and checked again, and the opened file must be
+    a regular one.
+    """
+    path = root / relpath
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        target = path.resolve(strict=True)
+        if not target.is_relative_to(root.resolve()):
+            raise _FileRefused("symbolic link leads outside the content folder; refused") from None
+        descriptor = os.open(target, _OPEN_FLAGS)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise _FileRefused("not a regular file; refused")
+        return handle.read(max_bytes + 1)
 
 
 def parse(relpath: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> ParsedFile:
@@ -242,9 +337,28 @@ def _parse(relpath: str, data: bytes, max_bytes: int, problems: list[Problem]) -
         raise _FileRefused(f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)", line) from None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # libyaml refuses a raw control character anywhere in the stream, which
+    # would refuse the whole file; SPEC §5 says such characters are removed.
+    # Remove them before looking for the fences (one could hide a fence).
+    raw = text
+    if _XML_FORBIDDEN.search(text):
+        text = clean_text(text)
     front_matter, body, body_line = _split(text)
     fields = _load_yaml(front_matter)
-    return _Reader(relpath, front_matter, problems).article(fields, body, body_line)
+    reader = _Reader(relpath, front_matter, problems)
+    if text is not raw:
+        reader.report_removed(raw, body_line)
+    return reader.article(fields, body, body_line)
+
+
+def _line_offset(text: str, line: int) -> int:
+    """Offset of the start of `line` (from 1) in `text`, or its length."""
+    offset = 0
+    for _ in range(line - 1):
+        offset = text.find("\n", offset) + 1
+        if offset == 0:
+            return len(text)
+    return offset
 
 
 def _split(text: str) -> tuple[str, str, int]:
@@ -265,45 +379,114 @@ def _load_yaml(front_matter: str) -> dict[str, Any]:
         fields = yaml.load(front_matter, Loader=_YamlLoader)  # noqa: S506 - CSafeLoader is safe
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 2 if exc.problem_mark else None
-        if exc.problem and "constructor for the tag" in exc.problem:
-            tag = exc.problem.rsplit("tag", 1)[-1].strip(" '")
-            raise _FileRefused(f"YAML tag {tag} is not allowed: only plain YAML is read", line) from None
+        tag = _UNKNOWN_TAG.search(exc.problem or "")
+        if tag is not None:
+            name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+            message = f"YAML tag {name} is not allowed: only plain YAML is read"
+            raise _FileRefused(message, line) from None
         raise _FileRefused(f"YAML error: {exc.problem}", line) from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 2 if exc.problem_mark else None
-        raise _FileRefused(f"YAML syntax error: {exc.problem}", line) from None
+        message = f"YAML syntax error: {exc.problem}"
+        if exc.context and exc.context_mark and exc.context_mark.line + 2 != line:
+            # "end of stream" points past the mistake; say where it began.
+            message += f" ({exc.context} that starts on line {exc.context_mark.line + 2})"
+        raise _FileRefused(message, line) from None
     except yaml.YAMLError as exc:
         raise _FileRefused(f"YAML error: {exc}".splitlines()[0]) from None
-    except (ValueError, RecursionError, OverflowError) as exc:
-        # libyaml's constructors can raise these for absurd scalars or nesting.
-        raise _FileRefused(f"YAML error: {exc}") from None
+    except _SCALAR_ERRORS as exc:
+        raise _bad_scalar(front_matter, exc) from None
+    except RecursionError:  # pragma: no cover - libyaml bounds nesting first
+        raise _FileRefused("YAML error: nested too deeply") from None
     if fields is None:
         raise _FileRefused("front matter is empty", 2)
     if not isinstance(fields, dict):
         raise _FileRefused(f"front matter must be a mapping of fields, not {_type_name(fields)}", 2)
-    if _exceeds(fields, MAX_VALUES):
-        raise _FileRefused(
-            f"front matter expands to more than {MAX_VALUES:,} values (YAML aliases?); refused", 2
-        )
+    budget = MAX_VALUES
+    for key, value in fields.items():
+        budget = _spend(value, budget)
+        if budget < 0:
+            raise _FileRefused(
+                f"{key}: the front matter expands to more than {MAX_VALUES:,} values "
+                "(YAML aliases, or a list too long?); refused",
+                _key_line(front_matter, key),
+            )
     return fields
 
 
-def _exceeds(value: Any, budget: int) -> bool:
-    """True if `value` holds more than `budget` values, counting every alias
-    expansion; stops as soon as the budget is spent, so an alias bomb or a
-    recursive structure costs at most `budget` steps."""
+# PyYAML's safe constructors raise these, not a YAMLError and without a
+# line, for scalars that look like a number or a date but are none (month 13,
+# 5,000 digits), or that carry an explicit tag they do not fit (``!!bool
+# maybe`` is a KeyError, ``!!timestamp x`` an AttributeError, ``!!int ''`` an
+# IndexError).
+_SCALAR_ERRORS = (ValueError, OverflowError, KeyError, IndexError, AttributeError)
+_SCALAR_KINDS = {
+    "timestamp": "an ISO 8601 date-time",
+    "bool": "true or false",
+    "int": "a whole number",
+}
+
+
+def _bad_scalar(front_matter: str, exc: Exception) -> _FileRefused:
+    """Name the scalar whose construction raised `exc`, and its line."""
+    # Only a ValueError says something useful; drop Python's advice on digits.
+    reason = f" ({str(exc).split(';')[0]})" if isinstance(exc, ValueError | OverflowError) else ""
+    constructor = yaml.constructor.SafeConstructor()
+    stack: list[tuple[yaml.Node, str]] = [(yaml.compose(front_matter, Loader=_YamlLoader), "")]
+    seen: set[int] = set()
+    while stack:
+        node, field = stack.pop()
+        # An alias is the same node again: visit each once, or an alias bomb
+        # would cost exponential time and a recursive alias forever.
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                stack.append((value, f"{field}.{name}" if field else name))
+                stack.append((key, field))
+        elif isinstance(node, yaml.SequenceNode):
+            items = list(enumerate(node.value))
+            stack.extend((item, f"{field}[{i}]") for i, item in reversed(items))
+        elif isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except yaml.YAMLError:
+                continue  # another problem; not the one being looked for
+            except _SCALAR_ERRORS:
+                where = f"{field}: " if field else ""
+                kind = _SCALAR_KINDS.get(node.tag.rsplit(":", 1)[-1], "a number")
+                message = f"{where}not {kind}: {_shorten(node.value)!r}{reason}"
+                return _FileRefused(message, node.start_mark.line + 2)
+    return _FileRefused(f"YAML error: cannot read a value{reason}")
+
+
+def _key_line(front_matter: str, key: Any) -> int:
+    """Line of a top-level key of the front matter (line 2 if not found)."""
+    root = yaml.compose(front_matter, Loader=_YamlLoader)
+    for node, _ in root.value if isinstance(root, yaml.MappingNode) else ():
+        if isinstance(node, yaml.ScalarNode) and node.value == str(key):
+            return int(node.start_mark.line) + 2
+    return 2
+
+
+def _spend(value: Any, budget: int) -> int:
+    """`budget` less the number of values `value` holds, counting every
+    alias expansion; negative once the budget is spent, where it stops, so an
+    alias bomb or a recursive structure costs at most `budget` steps."""
     stack = [value]
     while stack:
         budget -= 1
         if budget < 0:
-            return True
+            return budget
         item = stack.pop()
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return budget
 
 
 def _type_name(value: Any) -> str:
@@ -327,6 +510,17 @@ def clean_text(value: str) -> str:
     return _XML_FORBIDDEN.sub("", value)
 
 
+def _code_points(text: str) -> list[str]:
+    """The distinct characters of `text` that XML 1.0 forbids, as ``U+0001``."""
+    return sorted({f"U+{ord(char):04X}" for char in _XML_FORBIDDEN.findall(text)})
+
+
+def _removed_message(code_points: list[str]) -> str:
+    # The characters are invisible in most editors: name them.
+    shown = ", ".join(code_points[:5]) + (", …" if len(code_points) > 5 else "")
+    return f"characters that XML 1.0 forbids were removed ({shown})"
+
+
 class _Reader:
     """Checks front-matter fields into an `Article`, one small normaliser per
     field. Refusals raise `ContentError`; fix-ups add warnings."""
@@ -342,13 +536,8 @@ class _Reader:
     def line_of(self, field: str) -> int | None:
         """Line of a field such as ``related[2].images``, or of its nearest
         parent; the YAML is composed again only when a problem needs it."""
-        if self._nodes is False:
-            try:
-                self._nodes = yaml.compose(self.front_matter, Loader=_YamlLoader)
-            except yaml.YAMLError:
-                self._nodes = None
-        node = self._nodes
-        if not isinstance(node, yaml.Node):
+        node = self._composed()
+        if node is None:
             return None
         line = node.start_mark.line
         for step in re.findall(r"[^.\[\]]+|\[\d+\]", field):
@@ -356,7 +545,67 @@ class _Reader:
             if child is None:
                 break
             node, line = child, child.start_mark.line
-        return line + 2  # the front matter starts on the file's line 2
+        return int(line) + 2  # the front matter starts on the file's line 2
+
+    def field_at(self, line: int, column: int) -> str:
+        """The innermost field whose text spans `line` (of the file) and
+        `column`, like ``related[0].title``; ``front matter`` if none does."""
+        position = (line - 2, column)  # the front matter starts on line 2
+        field = ""
+        node = self._composed()
+        seen: set[int] = set()
+        while node is not None and id(node) not in seen:  # an alias may contain itself
+            seen.add(id(node))
+            node, step = _child_at(node, position)
+            if step:
+                field += step if step.startswith("[") or not field else "." + step
+        return field or "front matter"
+
+    def report_removed(self, raw: str, body_line: int) -> None:
+        """A warning for each field (and the body) that lost characters
+        XML 1.0 forbids from the `raw` text, at the line of the first one.
+        Only the first few dozen lines with such characters are told apart,
+        so that the cost stays linear in the size of the file."""
+        by_field: dict[str, tuple[int, set[str]]] = {}
+
+        def add(field: str, line: int, characters: list[str]) -> None:
+            by_field.setdefault(field, (line, set()))[1].update(characters)
+
+        body_start = _line_offset(raw, body_line)
+        position, line, lookups = 0, 1, 0
+        while lookups < _MAX_FIELD_LOOKUPS:
+            match = _XML_FORBIDDEN.search(raw, position, body_start)
+            if match is None:
+                break
+            start = match.start()
+            line += raw.count("\n", position, start)
+            line_end = raw.find("\n", start, body_start)
+            line_end = body_start if line_end < 0 else line_end
+            field = "front matter"  # on a fence line
+            if 1 < line < body_line - 1:
+                lookups += 1  # each walks the YAML nodes
+                field = self.field_at(line, start - raw.rfind("\n", 0, start) - 1)
+            add(field, line, _XML_FORBIDDEN.findall(raw, start, line_end))
+            position = line_end
+        rest = _XML_FORBIDDEN.search(raw, position, body_start)
+        if rest is not None:
+            line += raw.count("\n", position, rest.start())
+            add("front matter", line, _XML_FORBIDDEN.findall(raw, rest.start(), body_start))
+        body = _XML_FORBIDDEN.search(raw, body_start)
+        if body is not None:
+            line = body_line + raw.count("\n", body_start, body.start())
+            add("body", line, _XML_FORBIDDEN.findall(raw, body.start()))
+        for name, (first_line, characters) in by_field.items():
+            message = f"{name}: {_removed_message(_code_points(''.join(characters)))}"
+            self.problems.append(Problem(self.relpath, first_line, message, Severity.WARNING))
+
+    def _composed(self) -> yaml.Node | None:
+        if self._nodes is False:
+            try:
+                self._nodes = yaml.compose(self.front_matter, Loader=_YamlLoader)
+            except yaml.YAMLError:
+                self._nodes = None
+        return self._nodes if isinstance(self._nodes, yaml.Node) else None
 
     def warn(self, field: str, message: str) -> None:
         self.problems.append(Problem(self.relpath, self.line_of(field), f"{field}: {message}", Severity.WARNING))
@@ -371,7 +620,7 @@ class _Reader:
             article = self.story(fields, "", parent=None)
         except ContentError as error:
             raise _FileRefused(str(error), self.line_of(error.field or "")) from None
-        body = clean_text(body).strip("\n")
+        body = body.strip("\n")  # already without characters XML 1.0 forbids
         if body.strip():
             return replace(article, body=body)
         return article
@@ -458,11 +707,13 @@ class _Reader:
     def clean(self, text: str, field: str) -> str:
         cleaned = clean_text(text)
         if cleaned != text:
-            self.warn(field, "control characters that XML cannot carry were removed")
+            self.warn(field, _removed_message(_code_points(text)))
         return cleaned
 
     def url(self, fields: dict[str, Any], field: str) -> str:
-        raw = self.text(fields, field, required=True, limit=10_000)
+        raw = self.text(fields, field, required=True, limit=MAX_FILE_BYTES)
+        if len(raw) > MAX_URL_LENGTH:
+            raise ContentError(f"URL longer than {MAX_URL_LENGTH:,} characters", field=field)
         url = http_url(raw)
         if url is None:
             raise ContentError(f"not an absolute http(s) URL: {_shorten(raw)!r}", field=field)
@@ -484,9 +735,11 @@ class _Reader:
         if isinstance(value, str):
             try:
                 value = datetime.fromisoformat(value.strip())
-            except ValueError:
+            except ValueError as exc:
+                # "day is out of range for month" helps; "Invalid isoformat string" does not.
+                reason = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
                 raise ContentError(
-                    f"not an ISO 8601 date-time: {_shorten(value)!r}", field=field
+                    f"not an ISO 8601 date-time: {_shorten(str(value))!r}{reason}", field=field
                 ) from None
         if isinstance(value, date) and not isinstance(value, datetime):
             self.warn(field, "a date without a time; taken as midnight UTC")
@@ -549,7 +802,9 @@ class _Reader:
         for index, item in enumerate(self.items(fields, field)):
             where = f"{field}[{index}]"
             if not isinstance(item, dict):
-                raise ContentError(f"must be a mapping with a url, not {_type_name(item)}", field=where)
+                # Like a bad image URL: the image is dropped, the story kept.
+                self.warn(where, f"must be a mapping with a url, not {_type_name(item)}; ignored")
+                continue
             url = self.optional_url(item, where + ".url")
             if not url:
                 if item.get("url") in (None, ""):
@@ -599,6 +854,26 @@ def _child(node: yaml.Node, step: str) -> yaml.Node | None:
             if isinstance(key, yaml.ScalarNode) and key.value == step:
                 return value
     return None
+
+
+def _child_at(node: yaml.Node, position: tuple[int, int]) -> tuple[yaml.Node | None, str]:
+    """The child of `node` whose text spans `position` (line, column), and
+    the step to it (a key or ``[index]``); (None, "") if none does."""
+
+    def spans(first: yaml.Node, last: yaml.Node) -> bool:
+        start, end = first.start_mark, last.end_mark
+        return (start.line, start.column) <= position <= (end.line, end.column)
+
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if spans(key, value):
+                step = key.value if isinstance(key, yaml.ScalarNode) else ""
+                return (value if spans(value, value) else None), step
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            if spans(item, item):
+                return item, f"[{index}]"
+    return None, ""
 
 
 def _shorten(text: str, limit: int = 60) -> str:

@@ -88,6 +88,10 @@ def _add_entry(generator: FeedGenerator, entry: Entry, site: Site) -> None:
     item.published(entry.published)
     item.updated(entry.updated)
     if entry.excerpt:
+        # RSS readers take <description> as HTML, Atom's <summary> is text:
+        # the excerpt is plain text, so RSS gets it escaped. Set first, as
+        # feedgen's summary() would otherwise copy the raw text into RSS.
+        item.description(html.escape(entry.excerpt, quote=False))
         item.summary(entry.excerpt)
     item.content(content_html(entry), type="html")
     author = {"name": entry.provider.name}

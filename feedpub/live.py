@@ -107,6 +107,10 @@ class LiveCatalog:
         self._thread: threading.Thread | None = None
         #: The last reload failure (the folder vanished, say), for /healthz.
         self.reload_error: str | None = None
+        # True from the moment the loader has taken in a change until a
+        # snapshot of it is built: if building fails, the next refresh must
+        # build again even though no file changed since.
+        self._pending = False
         self._snapshot = self._load(previous=None)
         # A forked worker (gunicorn --preload) has no watcher thread: let the
         # first request in the child start its own.
@@ -139,8 +143,9 @@ class LiveCatalog:
 
     def _load(self, previous: Snapshot | None) -> Snapshot | None:
         loaded = self._loader.load()
-        if previous is not None and not self._loader.changed:
+        if previous is not None and not self._loader.changed and not self._pending:
             return None  # nothing added, changed or removed
+        self._pending = True
         catalog = catalogs.build(
             loaded.articles, include_unpublished=self.include_unpublished, max_items=self.max_items
         )
@@ -151,13 +156,17 @@ class LiveCatalog:
                 log.warning("%s", problem.format(str(self.root)))
         snapshot = Snapshot(catalog, problems, loaded.files, datetime.now(timezone.utc))
         if previous is not None:
-            _carry_over(previous, snapshot)
+            # Requests may still be rendering into `previous`; its dicts must
+            # not change while they are read.
+            with self._render_lock:
+                _carry_over(previous, snapshot)
             log.info(
                 "content reloaded: %d files parsed again, %d entries, %d feeds",
                 self._loader.parsed_last,
                 len(catalog.entries),
                 len(catalog.feeds),
             )
+        self._pending = False
         return snapshot
 
     # -- documents ----------------------------------------------------------------

@@ -41,13 +41,16 @@ def _umask() -> int:
     return mask
 
 
-def write(out: str | os.PathLike[str], documents: Iterable[Document]) -> WriteReport:
+def write(
+    out: str | os.PathLike[str], documents: Iterable[Document], keep: Iterable[str] = ()
+) -> WriteReport:
     """Write every document below `out`; remove feeds of owned folders that
-    are not among them. Raises `OutputError` if `out` cannot be written."""
+    are neither among them nor named in `keep` (files known to be current).
+    Raises `OutputError` if `out` cannot be written."""
     root = Path(out)
     report = WriteReport()
     mode = 0o666 & ~_umask()
-    kept: set[Path] = set()
+    kept = {root / name for name in keep}
     try:
         root.mkdir(parents=True, exist_ok=True)
         real_root = root.resolve()
@@ -93,7 +96,9 @@ def _remove_stale(root: Path, kept: set[Path]) -> int:
     build that was killed."""
     removed = 0
     for folder in OWNED_FOLDERS:
-        if not (root / folder).is_dir():
+        # Through a symbolic link, an owned folder may be any folder on the
+        # disk: remove nothing there, as nothing outside `out` is touched.
+        if (root / folder).is_symlink() or not (root / folder).is_dir():
             continue
         for path in (root / folder).iterdir():
             stale_feed = path.suffix in OWNED_SUFFIXES and path not in kept
@@ -101,5 +106,6 @@ def _remove_stale(root: Path, kept: set[Path]) -> int:
                 path.unlink()
                 removed += stale_feed
     for path in root.glob(_TEMP_PREFIX + "*"):
-        path.unlink()
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
     return removed

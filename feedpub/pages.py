@@ -36,7 +36,7 @@ td.count { text-align: right; }
 </head>
 <body>
 <h1>{{ site.title }}</h1>
-<p>{{ catalog.entries|length }} entries in {{ catalog.feeds|length }} feeds, each as RSS 2.0 and Atom 1.0.
+<p>{{ count(catalog.entries|length, "entry", "entries") }} in {{ count(catalog.feeds|length, "feed", "feeds") }}, each as RSS 2.0 and Atom 1.0.
 Subscribe to one below, or import <a href="{{ site.url('/feeds.opml') }}">feeds.opml</a> into your feed reader.</p>
 {% if catalog.withheld %}
 <p class="withheld">{{ catalog.withheld }} {{ "entry is" if catalog.withheld == 1 else "entries are" }} withheld as unpublished drafts.</p>
@@ -68,8 +68,12 @@ Subscribe to one below, or import <a href="{{ site.url('/feeds.opml') }}">feeds.
 
 def index_html(catalog: Catalog, site: Site) -> bytes:
     """The HTML page listing every feed, with autodiscovery links."""
-    html = _INDEX.render(catalog=catalog, site=site, sections=_SECTIONS, formats=FORMATS)
+    html = _INDEX.render(catalog=catalog, site=site, sections=_SECTIONS, formats=FORMATS, count=_count)
     return html.encode("utf-8")
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
 
 
 def feeds_opml(catalog: Catalog, site: Site) -> bytes:

@@ -6,9 +6,8 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import parse_qsl
 from urllib.parse import quote
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -60,6 +59,8 @@ def canonical_url(url: str) -> str:
 
     `url` must already have passed `http_url`.
     """
+    if _ALREADY_CANONICAL.match(url) and not _MAYBE_TRACKING.search(url):
+        return url  # the common case, and the catalog's hot loop: skip parsing
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -71,11 +72,23 @@ def canonical_url(url: str) -> str:
         netloc = f"{userinfo}@{netloc}"
     query = parts.query
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+        # Drop tracking pairs but keep the others exactly as written:
+        # decoding and re-encoding them would turn ``a+b`` into ``a%20b``,
+        # and the same page would get two ids.
+        pairs = query.split("&")
+        kept = [pair for pair in pairs if not _is_tracking(unquote_plus(pair.partition("=")[0]))]
         if len(kept) != len(pairs):
-            query = urlencode(kept, quote_via=quote, safe="/:@!$'()*+,;")
+            query = "&".join(kept)
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+#: Lower-case scheme and host, no port, user or fragment.
+_ALREADY_CANONICAL = re.compile(r"https?://[a-z0-9.-]+/[^#]*\Z")
+#: A query that might hold a tracking parameter, maybe percent-encoded (a
+#: superset, to be safe).
+_MAYBE_TRACKING = re.compile(
+    r"\?.*(?:%|utm_|" + "|".join(re.escape(name) for name in sorted(_TRACKING_PARAMS)) + ")", re.IGNORECASE
+)
 
 
 def _is_tracking(name: str) -> bool:

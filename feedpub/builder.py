@@ -1,0 +1,176 @@
+"""The offline build: content folder → files of the URL space.
+
+Load (parsing only what changed since the cached state), build the catalog,
+render what changed, write it. A feed whose fingerprint (its data, the site
+settings and the rendering code) matches the one recorded for the file
+already in the output folder, with that file's size and modification time
+unchanged, is neither rendered nor written again.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from feedgen import version as feedgen_version
+
+from feedpub import cache
+from feedpub import catalog as catalogs
+from feedpub import content
+from feedpub import documents
+from feedpub import feeds
+from feedpub import model
+from feedpub import output
+from feedpub import pages
+from feedpub import parallel
+from feedpub.catalog import Catalog
+from feedpub.errors import StrictModeError
+from feedpub.model import Problem
+from feedpub.model import Site
+
+#: Below this many documents to render, forking workers costs more than it saves.
+PARALLEL_RENDER_FROM = 64
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to build."""
+
+    include_unpublished: bool = False
+    max_items: int = catalogs.DEFAULT_MAX_ITEMS
+    max_bytes: int = content.MAX_FILE_BYTES
+    #: Write nothing if the content has any problem.
+    strict: bool = False
+    #: Processes for parsing and rendering.
+    jobs: int = 1
+    #: The cache file, or None to build from scratch and keep nothing.
+    cache_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a build found and did."""
+
+    content: content.Content
+    catalog: Catalog
+    problems: tuple[Problem, ...]
+    written: int
+    unchanged: int
+    removed: int
+    #: Files parsed (the others came from the cache).
+    parsed: int
+    #: Documents rendered (the others were known to be current).
+    rendered: int
+
+
+def build(
+    content_dir: str | Path,
+    out: str | Path,
+    site: Site,
+    options: Options,
+    progress: Callable[[int], None] | None = None,
+    on_problems: Callable[[tuple[Problem, ...]], None] | None = None,
+) -> Report:
+    """Build the URL space of `content_dir` into `out`."""
+    # The build allocates a few hundred thousand objects that all live to the
+    # end; the cyclic collector would walk them again and again for nothing.
+    gc.disable()
+    try:
+        return _build(Path(content_dir), Path(out), site, options, progress, on_problems)
+    finally:
+        gc.enable()
+
+
+def _build(
+    content_dir: Path,
+    out: Path,
+    site: Site,
+    options: Options,
+    progress: Callable[[int], None] | None,
+    on_problems: Callable[[tuple[Problem, ...]], None] | None,
+) -> Report:
+    state = cache.load(options.cache_file) if options.cache_file else cache.CacheState()
+    if state.max_bytes != options.max_bytes:
+        state = cache.CacheState(max_bytes=options.max_bytes)  # results of another limit
+    loader = content.Loader(content_dir, max_bytes=options.max_bytes, jobs=options.jobs, state=state.files)
+    loaded = loader.load(progress)
+    catalog = catalogs.build(
+        loaded.articles, include_unpublished=options.include_unpublished, max_items=options.max_items
+    )
+    problems = loaded.problems + catalog.problems
+    if on_problems is not None:
+        on_problems(problems)
+    if options.strict and problems:
+        raise StrictModeError(f"{len(problems)} problems in the content; nothing was written (--strict)")
+
+    out_key = str(out.resolve())
+    recorded = state.outputs.get(out_key, {})
+    fingerprints = {path: _fingerprint(catalog, path, site) for path in documents.paths(catalog)}
+    current = {path for path, print_ in fingerprints.items() if _is_current(out, path, print_, recorded)}
+    to_render = [path for path in fingerprints if path not in current]
+    rendered = parallel.map_chunks(
+        _render_paths,
+        to_render,
+        options.jobs if len(to_render) >= PARALLEL_RENDER_FROM else 1,
+        (catalog, site),
+    )
+    written = output.write(out, rendered, keep=[documents.file_name(path) for path in current])
+
+    if options.cache_file is not None:
+        state.files = loader.state
+        state.outputs[out_key] = {
+            path: (fingerprints[path], *_stat(out / documents.file_name(path))) for path in fingerprints
+        }
+        cache.save(options.cache_file, state)
+    return Report(
+        content=loaded,
+        catalog=catalog,
+        problems=problems,
+        written=written.written,
+        unchanged=written.unchanged + len(current),
+        removed=written.removed,
+        parsed=loader.parsed_last,
+        rendered=len(to_render),
+    )
+
+
+def _render_paths(paths: list[str], shared: tuple[Catalog, Site]) -> list[documents.Document]:
+    catalog, site = shared
+    return [documents.render(catalog, path, site) for path in paths]
+
+
+_CODE = hashlib.blake2b(
+    b"".join(Path(module.__file__ or "").read_bytes() for module in (documents, feeds, model, pages))
+    + feedgen_version.version_str.encode(),
+    digest_size=16,
+).digest()
+
+
+def _fingerprint(catalog: Catalog, path: str, site: Site) -> bytes:
+    """What a document's bytes depend on; empty for the index and OPML, which
+    depend on every feed and are always rendered (they are cheap)."""
+    key = path.lstrip("/").rpartition(".")[0]
+    feed = catalog.feeds.get(key)
+    if feed is None:
+        return b""
+    data = pickle.dumps((path, site, feed), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.blake2b(data + _CODE, digest_size=16).digest()
+
+
+def _is_current(out: Path, path: str, fingerprint: bytes, recorded: dict[str, tuple[bytes, int, int]]) -> bool:
+    if not fingerprint or path not in recorded:
+        return False
+    known_print, size, mtime_ns = recorded[path]
+    return known_print == fingerprint and _stat(out / documents.file_name(path)) == (size, mtime_ns)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (info.st_size, info.st_mtime_ns)

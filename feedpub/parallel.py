@@ -1,0 +1,68 @@
+"""Spreading work over processes: parsing and rendering are CPU-bound
+Python, so threads would not run them in parallel.
+
+Workers are forked, so they start at once and inherit everything the parent
+has loaded (a catalog to render from, say) without pickling it.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import Any
+from typing import TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: Chunks per worker: enough to even out uneven work, few enough that the
+#: cost of passing each chunk stays small.
+CHUNKS_PER_JOB = 8
+
+
+def default_jobs() -> int:
+    """How many processes to use: one per CPU this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Forking is what makes workers cheap; where it is missing, work serially."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def map_chunks(
+    function: Callable[[list[Item], Any], list[Result]],
+    items: Sequence[Item],
+    jobs: int,
+    shared: Any = None,
+) -> Iterator[Result]:
+    """``function(chunk, shared)`` over chunks of `items` in `jobs` forked
+    processes; yields every result, in the order of `items`.
+
+    `shared` reaches the workers by inheritance when they fork, not by
+    pickling, so it may be large (a whole catalog).
+    """
+    if jobs <= 1 or len(items) < 2 or not can_fork():
+        yield from function(list(items), shared)
+        return
+    global _shared
+    size = max(1, -(-len(items) // (jobs * CHUNKS_PER_JOB)))
+    chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
+    _shared = shared
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for results in pool.imap(functools.partial(_call, function), chunks):
+                yield from results
+    finally:
+        _shared = None
+
+
+_shared: Any = None
+
+
+def _call(function: Callable[[list[Item], Any], list[Result]], chunk: list[Item]) -> list[Result]:
+    return function(chunk, _shared)

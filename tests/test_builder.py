@@ -1,0 +1,183 @@
+"""The offline build pipeline: the parse cache, skipping current feeds,
+parallel work, and builds that equal a build from scratch."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from feedpub import builder
+from feedpub import cache
+from feedpub.model import Site
+
+SITE = Site("https://feeds.example.org")
+
+
+@pytest.fixture
+def cache_file(tmp_path: Path) -> Path:
+    return tmp_path / "cache" / "content.cache"
+
+
+def _build(content_dir: Path, out: Path, cache_file: Path | None, **options) -> builder.Report:
+    return builder.build(content_dir, out, SITE, builder.Options(cache_file=cache_file, **options))
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    return {path.relative_to(out).as_posix(): path.read_bytes() for path in out.rglob("*") if path.is_file()}
+
+
+def _write_many(write_article, count: int) -> None:
+    for number in range(count):
+        write_article(
+            f"n{number:03}.md",
+            title=f"Story {number}",
+            provider={"name": f"Outlet {number % 7}"},
+            topics=[f"Topic {number % 5}"],
+            publishedDateTime=f"2024-05-{1 + number % 28:02}T{number % 24:02}:00:00Z",
+        )
+
+
+def test_rebuild_parses_nothing_and_renders_only_the_index_and_opml(content_dir, write_article, tmp_path, cache_file):
+    _write_many(write_article, 12)
+    out = tmp_path / "out"
+    first = _build(content_dir, out, cache_file)
+    assert (first.parsed, first.written) == (12, first.rendered)
+    again = _build(content_dir, out, cache_file)
+    assert again.parsed == 0
+    assert again.rendered == 2  # index.html and feeds.opml, always rendered
+    assert again.written == 0
+
+
+def test_one_changed_file_parses_one_and_rewrites_only_its_feeds(content_dir, write_article, tmp_path, cache_file):
+    _write_many(write_article, 12)
+    out = tmp_path / "out"
+    _build(content_dir, out, cache_file)
+    before = _tree(out)
+    write_article("n003.md", title="Story 3, corrected", provider={"name": "Outlet 3"}, topics=["Topic 3"],
+                  publishedDateTime="2024-05-04T03:00:00Z")
+    report = _build(content_dir, out, cache_file)
+    assert report.parsed == 1
+    changed = {name for name, body in _tree(out).items() if before.get(name) != body}
+    assert changed == {
+        "all.rss", "all.atom", "topics/topic-3.rss", "topics/topic-3.atom",
+        "providers/outlet-3.rss", "providers/outlet-3.atom",
+    }
+    assert _tree(out) == _tree(_fresh_build(content_dir, tmp_path))
+
+
+def _fresh_build(content_dir: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "fresh"
+    _build(content_dir, out, None)
+    return out
+
+
+def test_touched_file_is_not_parsed_again(content_dir, write_article, tmp_path, cache_file):
+    path = write_article("a.md")
+    _build(content_dir, tmp_path / "out", cache_file)
+    os.utime(path, ns=(1, 1))  # a fresh clone: new times, same bytes
+    assert _build(content_dir, tmp_path / "out", cache_file).parsed == 0
+
+
+def test_deleted_or_edited_output_file_is_written_again(content_dir, write_article, tmp_path, cache_file):
+    _write_many(write_article, 3)
+    out = tmp_path / "out"
+    _build(content_dir, out, cache_file)
+    expected = _tree(out)
+    (out / "topics" / "topic-1.rss").unlink()
+    (out / "all.atom").write_bytes(b"vandalised")
+    report = _build(content_dir, out, cache_file)
+    assert report.written == 2
+    assert _tree(out) == expected
+
+
+def test_other_base_url_renders_everything_again(content_dir, write_article, tmp_path, cache_file):
+    _write_many(write_article, 3)
+    out = tmp_path / "out"
+    _build(content_dir, out, cache_file)
+    report = builder.build(content_dir, out, Site("https://elsewhere.example"), builder.Options(cache_file=cache_file))
+    assert report.unchanged == 0
+    assert b"https://elsewhere.example/all.atom" in (out / "all.atom").read_bytes()
+
+
+def test_other_size_limit_parses_everything_again(content_dir, write_article, tmp_path, cache_file):
+    write_article("a.md", body="x" * 2000)
+    _build(content_dir, tmp_path / "out", cache_file)
+    report = _build(content_dir, tmp_path / "out", cache_file, max_bytes=1000)
+    assert report.parsed == 1
+    assert [p.message for p in report.problems if "limit" in p.message]
+
+
+def test_corrupt_cache_is_ignored(content_dir, write_article, tmp_path, cache_file):
+    _write_many(write_article, 3)
+    out = tmp_path / "out"
+    _build(content_dir, out, cache_file)
+    data = cache_file.read_bytes()
+    cache_file.write_bytes(data[: len(data) // 2])  # a build killed while saving, say
+    report = _build(content_dir, out, cache_file)
+    assert report.parsed == 3
+    assert _tree(out) == _tree(_fresh_build(content_dir, tmp_path))
+
+
+def test_crafted_cache_cannot_run_code(content_dir, write_article, tmp_path, cache_file):
+    write_article("a.md")
+    _build(content_dir, tmp_path / "out", cache_file)
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    # A valid header and checksum around a payload that would run a command.
+    body = pickle.dumps(Exploit())
+    header = cache_file.read_bytes()[: len(cache._MAGIC) + 16]
+    import hashlib
+
+    checksum = hashlib.blake2b(body, digest_size=32).digest()
+    cache_file.write_bytes(header + checksum + body)
+    assert cache.load(cache_file) == cache.CacheState()
+    assert _build(content_dir, tmp_path / "out", cache_file).parsed == 1
+    assert not marker.exists()
+
+
+def test_cache_never_lands_in_the_output_folder(content_dir, write_article, tmp_path, runner):
+    from feedpub.cli import cli
+
+    write_article("a.md", published=False, title="Secret draft")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        cli, ["build", str(content_dir), "--out", str(out), "--base-url", "https://f.example",
+              "--cache-dir", str(tmp_path / "c")], catch_exceptions=False,
+    )
+    assert result.exit_code == 0
+    assert list((tmp_path / "c").iterdir())
+    assert all(b"Secret draft" not in body for body in _tree(out).values())
+
+
+def test_no_cache_keeps_nothing(content_dir, write_article, tmp_path, runner):
+    from feedpub.cli import cli
+
+    write_article("a.md")
+    result = runner.invoke(
+        cli, ["build", str(content_dir), "--out", str(tmp_path / "out"), "--base-url", "https://f.example",
+              "--cache-dir", str(tmp_path / "c"), "--no-cache"], catch_exceptions=False,
+    )
+    assert result.exit_code == 0
+    assert not (tmp_path / "c").exists()
+
+
+def test_parallel_build_equals_serial_build(content_dir, write_article, tmp_path, monkeypatch):
+    from feedpub import content
+
+    # Lower the thresholds so that a small corpus takes the parallel paths.
+    monkeypatch.setattr(content, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(builder, "PARALLEL_RENDER_FROM", 2)
+    _write_many(write_article, 30)
+    (content_dir / "broken.md").write_text("---\ntitle: [\n---\n")
+    serial = _build(content_dir, tmp_path / "serial", None, jobs=1)
+    parallel = _build(content_dir, tmp_path / "parallel", None, jobs=3)
+    assert _tree(tmp_path / "serial") == _tree(tmp_path / "parallel")
+    assert serial.problems == parallel.problems
+    assert len(parallel.problems) == 1
