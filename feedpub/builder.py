@@ -161,7 +161,9 @@ def _fingerprint(catalog: Catalog, path: str, site: Site) -> bytes:
     return hashlib.blake2b(data + _CODE, digest_size=16).digest()
 
 
-def _is_current(out: Path, path: str, fingerprint: bytes, recorded: dict[str, tuple[bytes, int, int]]) -> bool:
+def _is_current(
+    out: Path, path: str, fingerprint: bytes, recorded: dict[str, tuple[bytes, int, int]]
+) -> bool:
     if not fingerprint or path not in recorded:
         return False
     known_print, size, mtime_ns = recorded[path]

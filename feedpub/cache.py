@@ -32,10 +32,7 @@ _MAGIC = b"feedpub-cache 1\n"
 _CHECKSUM_SIZE = 32
 
 #: The only globals a cache may name: our data classes and datetime's.
-_ALLOWED = {
-    ("feedpub.model", name)
-    for name in ("Article", "Provider", "Image", "Problem", "Severity")
-} | {
+_ALLOWED = {("feedpub.model", name) for name in ("Article", "Provider", "Image", "Problem", "Severity")} | {
     ("feedpub.content", "ParsedFile"),
     ("datetime", "datetime"),
     ("datetime", "timezone"),

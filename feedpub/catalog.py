@@ -114,7 +114,9 @@ def build(
     problems = [
         *_duplicate_problems(groups),
         *_slug_problems(groups, topic_names, topic_slugs, "topic", lambda o: o.topics),
-        *_slug_problems(groups, provider_names, provider_slugs, "provider", lambda o: (o.story.provider.name,)),
+        *_slug_problems(
+            groups, provider_names, provider_slugs, "provider", lambda o: (o.story.provider.name,)
+        ),
     ]
     return Catalog(entries=entries, feeds=feeds, withheld=withheld, problems=tuple(sorted(problems)))
 
@@ -184,7 +186,9 @@ class _EntryMaker:
             excerpt=story.excerpt,
             topics=topics,
             images=story.images,
-            related=tuple(self.link(other) for other in sorted(others, key=rank.__getitem__)[:MAX_RELATED_LINKS]),
+            related=tuple(
+                self.link(other) for other in sorted(others, key=rank.__getitem__)[:MAX_RELATED_LINKS]
+            ),
             body=story.body,
         )
 

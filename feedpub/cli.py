@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from pathlib import Path
 from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,7 +41,7 @@ def _user_errors() -> Iterator[None]:
 
 def _content_argument(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument(
-        "content_dir", metavar="CONTENT", default="seeds", type=click.Path(file_okay=False)
+        "content_dir", metavar="[CONTENT]", default="seeds", type=click.Path(file_okay=False)
     )(function)
 
 
@@ -170,7 +170,8 @@ def build(
         else ""
     )
     click.echo(
-        f"{_count(len(report.content.articles), 'article')}, {_count(len(catalog.entries), 'entry', 'entries')}"
+        f"{_count(len(report.content.articles), 'article')}, "
+        f"{_count(len(catalog.entries), 'entry', 'entries')}"
         f"{withheld}; {_count(len(catalog.feeds), 'feed')} in {out}: "
         f"{_count(report.written, 'file')} written, {report.unchanged} unchanged"
         + (f", {report.removed} removed" if report.removed else "")
@@ -191,7 +192,8 @@ def check(content_dir: str, max_file_size: int) -> None:
         with _progress(content_dir) as progress:
             loaded = content.Loader(content_dir, max_bytes=max_file_size).load(progress)
         catalog = catalogs.build(loaded.articles, include_unpublished=True)
-        problems = _report(content_dir, loaded.problems + catalog.problems)
+        problems = loaded.problems + catalog.problems
+        _report(content_dir, problems)
     click.echo(f"{_count(loaded.files, 'file')} checked; {_problem_summary(problems)}")
     if any(problem.is_error for problem in problems):
         sys.exit(1)
@@ -211,11 +213,10 @@ def _progress(root: str) -> Iterator[Callable[[int], None] | None]:
         yield bar.update
 
 
-def _report(root: str, problems: tuple[Problem, ...]) -> tuple[Problem, ...]:
+def _report(root: str, problems: tuple[Problem, ...]) -> None:
     """Print every problem to standard error, errors and warnings alike."""
     for problem in problems:
         click.echo(problem.format(root), err=True)
-    return problems
 
 
 def _problem_summary(problems: tuple[Problem, ...]) -> str:
@@ -254,7 +255,5 @@ def serve(content_dir: str, host: str, port: int, base_url: str | None, unpublis
     from feedpub.web import create_app
 
     with _user_errors():
-        app = create_app(
-            {"CONTENT_DIR": content_dir, "UNPUBLISHED": unpublished, "BASE_URL": base_url}
-        )
+        app = create_app({"CONTENT_DIR": content_dir, "UNPUBLISHED": unpublished, "BASE_URL": base_url})
     app.run(host=host, port=port, threaded=True, use_reloader=False)

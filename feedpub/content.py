@@ -19,9 +19,9 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import replace
+from datetime import UTC
 from datetime import date
 from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +225,9 @@ def _scan(root: Path) -> tuple[list[tuple[str, _Signature]], list[Problem]]:
             if entry.is_symlink():
                 target = Path(entry.path).resolve(strict=True)
                 if not target.is_relative_to(real_root):
-                    problems.append(Problem(relpath, None, "symbolic link leads outside the content folder; refused"))
+                    problems.append(
+                        Problem(relpath, None, "symbolic link leads outside the content folder; refused")
+                    )
                     continue
                 info = target.stat()
         except RuntimeError:  # Python 3.11's resolve() on a loop; its text holds the absolute path
@@ -242,9 +244,7 @@ def _scan(root: Path) -> tuple[list[tuple[str, _Signature]], list[Problem]]:
     return found, problems
 
 
-def _walk(
-    folder: Path, prefix: str, problems: list[Problem]
-) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def _walk(folder: Path, prefix: str, problems: list[Problem]) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Content files below `folder`, skipping hidden names; symlinked folders
     are not followed, so nothing outside the content folder is ever read. A
     folder that cannot be read is reported, not silently skipped."""
@@ -402,6 +402,8 @@ def _load_yaml(front_matter: str) -> dict[str, Any]:
         raise _FileRefused("front matter is empty", 2)
     if not isinstance(fields, dict):
         raise _FileRefused(f"front matter must be a mapping of fields, not {_type_name(fields)}", 2)
+    if len(front_matter) < MAX_VALUES and "*" not in front_matter:
+        return fields  # every value takes a character, unless an alias repeats it
     budget = MAX_VALUES
     for key, value in fields.items():
         budget = _spend(value, budget)
@@ -608,7 +610,9 @@ class _Reader:
         return self._nodes if isinstance(self._nodes, yaml.Node) else None
 
     def warn(self, field: str, message: str) -> None:
-        self.problems.append(Problem(self.relpath, self.line_of(field), f"{field}: {message}", Severity.WARNING))
+        self.problems.append(
+            Problem(self.relpath, self.line_of(field), f"{field}: {message}", Severity.WARNING)
+        )
 
     def refuse_item(self, error: ContentError, field: str) -> None:
         self.problems.append(Problem(self.relpath, self.line_of(error.field or field), str(error)))
@@ -696,7 +700,11 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ContentError(f"must be text, not {_type_name(value)}", field=field)
         text = self.clean(str(value), field)
-        text = _SPACES.sub(" ", text).strip() if one_line else text.strip()
+        # Folding is rarely needed; isprintable() is False for every white
+        # space but " ", so this test is a cheap superset.
+        if one_line and ("  " in text or not text.isprintable()):
+            text = _SPACES.sub(" ", text)
+        text = text.strip()
         if required and not text:
             raise ContentError("must not be blank", field=field)
         if len(text) > limit:
@@ -743,14 +751,14 @@ class _Reader:
                 ) from None
         if isinstance(value, date) and not isinstance(value, datetime):
             self.warn(field, "a date without a time; taken as midnight UTC")
-            value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+            value = datetime(value.year, value.month, value.day, tzinfo=UTC)
         if not isinstance(value, datetime):
             raise ContentError(f"must be an ISO 8601 date-time, not {_type_name(value)}", field=field)
         if value.utcoffset() is None:
             self.warn(field, "has no UTC offset; taken as UTC")
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         try:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         except (OverflowError, ValueError):
             raise ContentError("date-time out of range", field=field) from None
         if not 1900 <= value.year <= 9998:
@@ -833,7 +841,12 @@ class _Reader:
         value = fields.get(_key(field))
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
             bounds = f"{low} to {high}" if high is not None else f"at least {low}"
             self.warn(field, f"must be a whole number {bounds}, not {_shorten(str(value))!r}; ignored")
             return None

@@ -19,8 +19,8 @@ feedgen has defaults that would leak into our output, so this module:
 from __future__ import annotations
 
 import html
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension
@@ -36,7 +36,7 @@ from feedpub.model import Site
 from feedpub.urls import http_url
 
 #: ``updated`` of a feed without entries: fixed, never "now".
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 MEDIA_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 
@@ -113,7 +113,9 @@ def content_html(entry: Entry) -> str:
     if entry.images:
         image = entry.images[0]
         size = "".join(
-            f' {name}="{value}"' for name, value in (("width", image.width), ("height", image.height)) if value
+            f' {name}="{value}"'
+            for name, value in (("width", image.width), ("height", image.height))
+            if value
         )
         alt = html.escape(image.title or entry.title)
         parts.append(f'<p><img src="{html.escape(image.url)}"{size} alt="{alt}"></p>')
@@ -129,9 +131,7 @@ def content_html(entry: Entry) -> str:
             for link in entry.related
         )
         parts.append(f"<p>Related coverage:</p><ul>{links}</ul>")
-    parts.append(
-        f'<p>Source: <a href="{html.escape(entry.url)}">{html.escape(entry.provider.name)}</a></p>'
-    )
+    parts.append(f'<p>Source: <a href="{html.escape(entry.url)}">{html.escape(entry.provider.name)}</a></p>')
     return "\n".join(parts)
 
 

@@ -10,6 +10,8 @@ snapshot instead of being rendered again.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import gzip
 import hashlib
 import logging
@@ -17,10 +19,11 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -111,7 +114,14 @@ class LiveCatalog:
         # snapshot of it is built: if building fails, the next refresh must
         # build again even though no file changed since.
         self._pending = False
-        self._snapshot = self._load(previous=None)
+        with _collector_paused():
+            first = self._load(previous=None)
+        assert first is not None  # with no previous version, there is always one
+        self._snapshot = first
+        # What was just loaded lives as long as the process: keep the cyclic
+        # collector from walking it on every full collection, and let forked
+        # workers (gunicorn --preload) share its pages.
+        gc.freeze()
         # A forked worker (gunicorn --preload) has no watcher thread: let the
         # first request in the child start its own.
         os.register_at_fork(after_in_child=self._forget_thread)
@@ -129,7 +139,8 @@ class LiveCatalog:
         with self._reload_lock:
             old = self._snapshot
             try:
-                new = self._load(previous=old)
+                with _collector_paused():
+                    new = self._load(previous=old)
             except ConfigError as exc:
                 if self.reload_error != str(exc):
                     log.error("content reload failed, still serving the previous version: %s", exc)
@@ -154,7 +165,7 @@ class LiveCatalog:
         for problem in problems:
             if problem not in known:
                 log.warning("%s", problem.format(str(self.root)))
-        snapshot = Snapshot(catalog, problems, loaded.files, datetime.now(timezone.utc))
+        snapshot = Snapshot(catalog, problems, loaded.files, datetime.now(UTC))
         if previous is not None:
             # Requests may still be rendering into `previous`; its dicts must
             # not change while they are read.
@@ -209,6 +220,19 @@ class LiveCatalog:
                 self.refresh()
             except Exception:  # the watcher must survive anything; log and go on
                 log.exception("content reload failed")
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Loading allocates hundreds of thousands of objects that all survive;
+    the cyclic collector would walk them again and again for nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _carry_over(old: Snapshot, new: Snapshot) -> None:

@@ -102,7 +102,7 @@ def feeds_opml(catalog: Catalog, site: Site) -> bytes:
                 htmlUrl=site.url("/"),
             )
     ET.indent(opml)
-    return ET.tostring(opml, encoding="utf-8", xml_declaration=True) + b"\n"
+    return bytes(ET.tostring(opml, encoding="utf-8", xml_declaration=True)) + b"\n"
 
 
 def newest_entry(catalog: Catalog) -> datetime | None:

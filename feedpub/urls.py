@@ -24,6 +24,13 @@ MAX_SLUG_LENGTH = 60
 _BAD_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
 
 
+# An ASCII http(s) URL with a plain host name: valid as it stands. (The
+# caller has already refused white space and control characters.)
+_PLAIN_HTTP_URL = re.compile(
+    r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]*[A-Za-z0-9](?::([0-9]{1,5}))?(?:[/?#][!-~]*)?\Z"
+)
+
+
 def http_url(value: str) -> str | None:
     """Return `value` as an absolute http(s) URL, or None if it is not one.
 
@@ -33,6 +40,9 @@ def http_url(value: str) -> str | None:
     value = value.strip()
     if not value or len(value) > MAX_URL_LENGTH or _BAD_URL_CHARS.search(value):
         return None
+    plain = _PLAIN_HTTP_URL.match(value)
+    if plain and int(plain.group(1) or 0) <= 65535:
+        return value  # the common case: no need to take it apart
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a bad port

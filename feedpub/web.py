@@ -18,6 +18,7 @@ from flask import jsonify
 from flask import request
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as BaseResponse
 
 from feedpub import catalog as catalogs
 from feedpub import content
@@ -127,15 +128,15 @@ def _site() -> Site:
         raise BadRequest("invalid Host header") from None
 
 
-def document(path: str) -> Response:
+def document(path: str) -> BaseResponse:
     """Any document of the URL space, with validators, caching and gzip."""
     live = get_live_catalog()
     rendered = live.document(live.snapshot(), "/" + path, _site())
     return _respond(rendered)
 
 
-def _respond(rendered: Rendered) -> Response:
-    gzipped = "gzip" in request.accept_encodings and request.accept_encodings["gzip"] > 0
+def _respond(rendered: Rendered) -> BaseResponse:
+    gzipped = request.accept_encodings["gzip"] > 0  # quality 0 when not listed
     response = Response(
         rendered.gzipped if gzipped else rendered.body,
         content_type=f"{rendered.media_type}; charset=utf-8",
@@ -181,12 +182,10 @@ def healthz() -> Response:
 def _not_found(error: FeedNotFoundError) -> tuple[str, int, dict[str, str]]:
     site = _site()
     items = "".join(
-        f'<li><a href="{html.escape(site.url(path))}">{html.escape(path)}</a></li>'
-        for path in error.existing
+        f'<li><a href="{html.escape(site.url(path))}">{html.escape(path)}</a></li>' for path in error.existing
     )
     body = (
         "<!DOCTYPE html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
         f"<p>No feed at {html.escape(error.path)}. These exist:</p>\n<ul>{items}</ul>\n"
     )
     return body, 404, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=60"}
-

@@ -40,7 +40,9 @@ def _write_many(write_article, count: int) -> None:
         )
 
 
-def test_rebuild_parses_nothing_and_renders_only_the_index_and_opml(content_dir, write_article, tmp_path, cache_file):
+def test_rebuild_parses_nothing_and_renders_only_the_index_and_opml(
+    content_dir, write_article, tmp_path, cache_file
+):
     _write_many(write_article, 12)
     out = tmp_path / "out"
     first = _build(content_dir, out, cache_file)
@@ -51,19 +53,30 @@ def test_rebuild_parses_nothing_and_renders_only_the_index_and_opml(content_dir,
     assert again.written == 0
 
 
-def test_one_changed_file_parses_one_and_rewrites_only_its_feeds(content_dir, write_article, tmp_path, cache_file):
+def test_one_changed_file_parses_one_and_rewrites_only_its_feeds(
+    content_dir, write_article, tmp_path, cache_file
+):
     _write_many(write_article, 12)
     out = tmp_path / "out"
     _build(content_dir, out, cache_file)
     before = _tree(out)
-    write_article("n003.md", title="Story 3, corrected", provider={"name": "Outlet 3"}, topics=["Topic 3"],
-                  publishedDateTime="2024-05-04T03:00:00Z")
+    write_article(
+        "n003.md",
+        title="Story 3, corrected",
+        provider={"name": "Outlet 3"},
+        topics=["Topic 3"],
+        publishedDateTime="2024-05-04T03:00:00Z",
+    )
     report = _build(content_dir, out, cache_file)
     assert report.parsed == 1
     changed = {name for name, body in _tree(out).items() if before.get(name) != body}
     assert changed == {
-        "all.rss", "all.atom", "topics/topic-3.rss", "topics/topic-3.atom",
-        "providers/outlet-3.rss", "providers/outlet-3.atom",
+        "all.rss",
+        "all.atom",
+        "topics/topic-3.rss",
+        "topics/topic-3.atom",
+        "providers/outlet-3.rss",
+        "providers/outlet-3.atom",
     }
     assert _tree(out) == _tree(_fresh_build(content_dir, tmp_path))
 
@@ -97,7 +110,9 @@ def test_other_base_url_renders_everything_again(content_dir, write_article, tmp
     _write_many(write_article, 3)
     out = tmp_path / "out"
     _build(content_dir, out, cache_file)
-    report = builder.build(content_dir, out, Site("https://elsewhere.example"), builder.Options(cache_file=cache_file))
+    report = builder.build(
+        content_dir, out, Site("https://elsewhere.example"), builder.Options(cache_file=cache_file)
+    )
     assert report.unchanged == 0
     assert b"https://elsewhere.example/all.atom" in (out / "all.atom").read_bytes()
 
@@ -148,8 +163,18 @@ def test_cache_never_lands_in_the_output_folder(content_dir, write_article, tmp_
     write_article("a.md", published=False, title="Secret draft")
     out = tmp_path / "out"
     result = runner.invoke(
-        cli, ["build", str(content_dir), "--out", str(out), "--base-url", "https://f.example",
-              "--cache-dir", str(tmp_path / "c")], catch_exceptions=False,
+        cli,
+        [
+            "build",
+            str(content_dir),
+            "--out",
+            str(out),
+            "--base-url",
+            "https://f.example",
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0
     assert list((tmp_path / "c").iterdir())
@@ -161,8 +186,19 @@ def test_no_cache_keeps_nothing(content_dir, write_article, tmp_path, runner):
 
     write_article("a.md")
     result = runner.invoke(
-        cli, ["build", str(content_dir), "--out", str(tmp_path / "out"), "--base-url", "https://f.example",
-              "--cache-dir", str(tmp_path / "c"), "--no-cache"], catch_exceptions=False,
+        cli,
+        [
+            "build",
+            str(content_dir),
+            "--out",
+            str(tmp_path / "out"),
+            "--base-url",
+            "https://f.example",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-cache",
+        ],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0
     assert not (tmp_path / "c").exists()

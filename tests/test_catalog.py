@@ -27,9 +27,7 @@ def load_catalog(content_dir: Path, **options: Any) -> Catalog:
     return catalogs.build(loaded.articles, **options)
 
 
-def related(
-    name: str, provider: str, when: str = "2024-05-01T11:00:00Z", **fields: Any
-) -> dict[str, Any]:
+def related(name: str, provider: str, when: str = "2024-05-01T11:00:00Z", **fields: Any) -> dict[str, Any]:
     """A related item as written in a content file."""
     return {
         "title": f"{provider}: {name}",
@@ -108,8 +106,10 @@ def test_a_huge_story_links_at_most_the_newest_related_items(
     content_dir: Path, write_article: Callable[..., Path]
 ) -> None:
     # 60 related items would otherwise give 61 entries of 60 links each.
-    items = [related(f"r{n:02}", f"Outlet{n:02}", when=f"2024-04-{1 + n % 28:02}T{n % 24:02}:00:00Z")
-             for n in range(60)]
+    items = [
+        related(f"r{n:02}", f"Outlet{n:02}", when=f"2024-04-{1 + n % 28:02}T{n % 24:02}:00:00Z")
+        for n in range(60)
+    ]
     write_article("story.md", related=items)
     catalog = load_catalog(content_dir)
     entry = by_id(catalog)["https://news.example.com/story"]
@@ -125,9 +125,7 @@ def test_a_huge_story_links_at_most_the_newest_related_items(
 def test_drafts_and_their_related_items_are_withheld_and_counted(
     content_dir: Path, write_article: Callable[..., Path]
 ) -> None:
-    write_article(
-        "draft.md", published=False, related=[related("b", "TechCrunch"), related("c", "Sky")]
-    )
+    write_article("draft.md", published=False, related=[related("b", "TechCrunch"), related("c", "Sky")])
     write_article("live.md", topics=["Robotics"])
     catalog = load_catalog(content_dir)
     assert [entry.id for entry in catalog.entries] == ["https://news.example.com/live"]
@@ -204,9 +202,7 @@ def test_merge_does_not_depend_on_the_order_articles_come_in(
     content_dir: Path, write_article: Callable[..., Path]
 ) -> None:
     write_article("a.md", topics=["AI"], related=[related("b", "TechCrunch"), related("c", "Sky")])
-    write_article(
-        "b.md", sourceUrl="https://techcrunch.example.net/b", provider={"name": "TechCrunch"}
-    )
+    write_article("b.md", sourceUrl="https://techcrunch.example.net/b", provider={"name": "TechCrunch"})
     write_article("c.md", topics=["Privacy"], related=[related("b", "TechCrunch", title="Again")])
     write_article("d.md", sourceUrl="https://news.example.com/a#dup", title="Duplicate of a")
     articles = content.load(content_dir).articles
@@ -247,12 +243,8 @@ def test_names_sharing_a_slug_get_distinct_stable_feeds(
     write_article("b.md", topics=["C#"], provider={"name": "A B C"})
     write_article("c.md", topics=["C"], provider={"name": "ABC"})
     first = load_catalog(content_dir)
-    topic_feeds = {
-        feed.name: key for key, feed in first.feeds.items() if feed.kind is FeedKind.TOPIC
-    }
-    provider_feeds = {
-        feed.name: key for key, feed in first.feeds.items() if feed.kind is FeedKind.PROVIDER
-    }
+    topic_feeds = {feed.name: key for key, feed in first.feeds.items() if feed.kind is FeedKind.TOPIC}
+    provider_feeds = {feed.name: key for key, feed in first.feeds.items() if feed.kind is FeedKind.PROVIDER}
     assert len(set(topic_feeds.values())) == 3 and "topics/c" in topic_feeds.values()
     assert len(set(provider_feeds.values())) == 3
     # Each name that lost its plain slug is reported (C++ and C# to C, one of
@@ -269,9 +261,7 @@ def test_names_sharing_a_slug_get_distinct_stable_feeds(
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..", "a/b", "日本語", "/", "%2e%2e"])
-def test_no_slug_escapes_its_folder(
-    content_dir: Path, write_article: Callable[..., Path], name: str
-) -> None:
+def test_no_slug_escapes_its_folder(content_dir: Path, write_article: Callable[..., Path], name: str) -> None:
     write_article("a.md", topics=[name], provider={"name": name})
     feeds = load_catalog(content_dir).feeds
     for key, feed in feeds.items():
@@ -296,9 +286,7 @@ def test_names_differing_only_in_case_are_one_feed(
 # -- order and size ----------------------------------------------------------------
 
 
-def test_newest_first_with_ties_broken_by_id(
-    content_dir: Path, write_article: Callable[..., Path]
-) -> None:
+def test_newest_first_with_ties_broken_by_id(content_dir: Path, write_article: Callable[..., Path]) -> None:
     # File names sort against the ids, so that file order cannot pass for id order.
     noon = "2024-05-01T12:00:00Z"
     write_article("1.md", sourceUrl="https://news.example.com/z", publishedDateTime=noon)
@@ -309,12 +297,8 @@ def test_newest_first_with_ties_broken_by_id(
         sourceUrl="https://news.example.com/a",
         publishedDateTime="2024-05-01T14:00:00+02:00",
     )
-    write_article(
-        "0.md", sourceUrl="https://news.example.com/old", publishedDateTime="2024-01-01T00:00:00Z"
-    )
-    write_article(
-        "9.md", sourceUrl="https://news.example.com/new", publishedDateTime="2024-06-01T00:00:00Z"
-    )
+    write_article("0.md", sourceUrl="https://news.example.com/old", publishedDateTime="2024-01-01T00:00:00Z")
+    write_article("9.md", sourceUrl="https://news.example.com/new", publishedDateTime="2024-06-01T00:00:00Z")
     catalog = load_catalog(content_dir)
     expected = ["new", "a", "m", "z", "old"]
     for feed in catalog.feeds.values():
@@ -340,9 +324,7 @@ def test_default_max_items_is_50(content_dir: Path, write_article: Callable[...,
     assert feed.entries[0].id.endswith("/s54") and feed.entries[-1].id.endswith("/s05")
 
 
-def test_only_http_urls_reach_the_catalog(
-    content_dir: Path, write_article: Callable[..., Path]
-) -> None:
+def test_only_http_urls_reach_the_catalog(content_dir: Path, write_article: Callable[..., Path]) -> None:
     write_article(
         "a.md",
         images=[{"url": "data:image/png;base64,AAAA"}, {"url": "javascript:alert(1)"}],

@@ -31,9 +31,7 @@ SEED_FEEDS = {
     "providers/sky": 1,
     "providers/independent": 1,
 }
-SEED_FILES = {"index.html", "feeds.opml"} | {
-    f"{key}.{ext}" for key in SEED_FEEDS for ext in ("rss", "atom")
-}
+SEED_FILES = {"index.html", "feeds.opml"} | {f"{key}.{ext}" for key in SEED_FEEDS for ext in ("rss", "atom")}
 
 
 def files_below(folder: Path) -> dict[str, bytes]:
@@ -110,9 +108,7 @@ def test_build_seeds_without_unpublished_withholds_everything(
     printed = build(runner, seeds_dir, out)
     assert "4 entries withheld" in printed
     assert "0 entries" in printed
-    feeds = {
-        name: body for name, body in files_below(out).items() if name.endswith((".rss", ".atom"))
-    }
+    feeds = {name: body for name, body in files_below(out).items() if name.endswith((".rss", ".atom"))}
     assert set(feeds) == {"all.rss", "all.atom"}
     for name, body in feeds.items():
         parsed = feedparser.parse(body)
@@ -140,9 +136,7 @@ def test_no_output_contains_any_part_of_secured(
 # -- writing -------------------------------------------------------------------------------
 
 
-def test_unchanged_files_are_left_untouched(
-    runner: CliRunner, seeds_dir: Path, tmp_path: Path
-) -> None:
+def test_unchanged_files_are_left_untouched(runner: CliRunner, seeds_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "public"
     build(runner, seeds_dir, out, "--unpublished")
     age(out)
@@ -155,9 +149,7 @@ def test_changed_files_are_rewritten_and_stale_feeds_removed(
     runner: CliRunner, write_article: Callable[..., Path], content_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "public"
-    write_article(
-        "a.md", provider={"name": "A"}, topics=["AI"], publishedDateTime="2024-05-02T00:00:00Z"
-    )
+    write_article("a.md", provider={"name": "A"}, topics=["AI"], publishedDateTime="2024-05-02T00:00:00Z")
     write_article("b.md", provider={"name": "B"}, topics=["Robotics"])
     build(runner, content_dir, out)
     # Files that are not feeds of feedpub's own folders are never removed.
@@ -189,9 +181,7 @@ def test_changed_files_are_rewritten_and_stale_feeds_removed(
     assert "2 removed" in printed
 
 
-def test_build_leaves_no_temporary_files(
-    runner: CliRunner, seeds_dir: Path, tmp_path: Path
-) -> None:
+def test_build_leaves_no_temporary_files(runner: CliRunner, seeds_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "public"
     build(runner, seeds_dir, out, "--unpublished")
     build(runner, seeds_dir, out)
@@ -253,9 +243,7 @@ def test_build_publishes_the_good_files_and_reports_the_bad(
         catch_exceptions=False,
     )
     assert result.exit_code == 0
-    assert re.search(
-        rf"^{re.escape(str(content_dir))}/bad\.md:\d+: .*sourceUrl", result.stderr, re.MULTILINE
-    )
+    assert re.search(rf"^{re.escape(str(content_dir))}/bad\.md:\d+: .*sourceUrl", result.stderr, re.MULTILINE)
     assert "1 file with problems" in result.stdout
     assert len(feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries) == 1
 
@@ -279,12 +267,10 @@ def test_check_lists_every_problem_as_path_line_message(
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     root = re.escape(str(content_dir))
-    assert any(re.fullmatch(rf"{root}/sub/no-title\.md:\d+: .*title.*", line) for line in lines), (
+    assert any(re.fullmatch(rf"{root}/sub/no-title\.md:\d+: .*title.*", line) for line in lines), lines
+    assert any(re.fullmatch(rf"{root}/bad-date\.md:\d+: .*publishedDateTime.*", line) for line in lines), (
         lines
     )
-    assert any(
-        re.fullmatch(rf"{root}/bad-date\.md:\d+: .*publishedDateTime.*", line) for line in lines
-    ), lines
     assert "3 files checked" in result.stdout
 
 
@@ -362,9 +348,7 @@ def test_unreadable_content_folder(
     ["ftp://x", "feeds.example.org", "/relative", "javascript:alert(1)", "https://x.org/?q=1", ""],
 )
 def test_bad_base_url(runner: CliRunner, seeds_dir: Path, tmp_path: Path, url: str) -> None:
-    result = runner.invoke(
-        cli, ["build", str(seeds_dir), "--out", str(tmp_path / "out"), "--base-url", url]
-    )
+    result = runner.invoke(cli, ["build", str(seeds_dir), "--out", str(tmp_path / "out"), "--base-url", url])
     assert result.exit_code == 2
     assert "--base-url" in assert_clean_error(result.output)
     assert not (tmp_path / "out").exists()
@@ -381,9 +365,7 @@ def test_unwritable_out(runner: CliRunner, seeds_dir: Path, tmp_path: Path, wher
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
     out = blocker if where == "file" else blocker / "public"
-    result = runner.invoke(
-        cli, ["build", str(seeds_dir), "--out", str(out), "--base-url", BASE_URL]
-    )
+    result = runner.invoke(cli, ["build", str(seeds_dir), "--out", str(out), "--base-url", BASE_URL])
     assert result.exit_code != 0
     assert "blocker" in assert_clean_error(result.output)
     assert blocker.read_text() == "not a folder"
@@ -413,9 +395,7 @@ def run_script(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProce
     )
 
 
-def test_console_script_builds_the_seeds(
-    feedpub_script: Path, seeds_dir: Path, tmp_path: Path
-) -> None:
+def test_console_script_builds_the_seeds(feedpub_script: Path, seeds_dir: Path, tmp_path: Path) -> None:
     result = run_script(
         feedpub_script,
         "build",

@@ -147,9 +147,7 @@ def test_problem_names_the_line_of_the_bad_field() -> None:
     assert "images" in problem.message and problem.line == 8
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://example.com/a", "javascript:alert(1)", "/relative", "example.com/a"]
-)
+@pytest.mark.parametrize("url", ["ftp://example.com/a", "javascript:alert(1)", "/relative", "example.com/a"])
 def test_source_url_must_be_absolute_http(url: str) -> None:
     article, problems = parse(f"---\n{VALID.replace('https://news.example.com/a', url)}---\n")
     assert article is None
@@ -178,9 +176,7 @@ def test_dates_with_zone_become_utc(written: str, expected: datetime) -> None:
     assert article.published.utcoffset().total_seconds() == 0
 
 
-@pytest.mark.parametrize(
-    "written", ["2024-05-01T12:00:00", "'2024-05-01T12:00:00'", "2024-05-01 12:00:00"]
-)
+@pytest.mark.parametrize("written", ["2024-05-01T12:00:00", "'2024-05-01T12:00:00'", "2024-05-01 12:00:00"])
 def test_date_without_offset_is_utc_with_a_warning(written: str) -> None:
     article, problems = parse(f"---\n{VALID.replace('2024-05-01T12:00:00Z', written)}---\n")
     assert article is not None

@@ -59,9 +59,7 @@ def test_two_builds_a_second_apart_are_byte_identical(
     assert first == second
 
 
-def test_the_content_folder_place_does_not_show(
-    runner: CliRunner, seeds_dir: Path, tmp_path: Path
-) -> None:
+def test_the_content_folder_place_does_not_show(runner: CliRunner, seeds_dir: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "some" / "other place"
     shutil.copytree(seeds_dir, elsewhere)
     assert build(runner, seeds_dir, tmp_path / "a", "--unpublished") == build(
@@ -108,6 +106,5 @@ def test_file_names_and_order_do_not_change_the_output(
     second = build(runner, content_dir, tmp_path / "second")
     assert first == second
     assert (
-        b"As article" in first["providers/other.atom"]
-        and b"As related" not in first["providers/other.atom"]
+        b"As article" in first["providers/other.atom"] and b"As related" not in first["providers/other.atom"]
     )

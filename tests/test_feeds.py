@@ -114,9 +114,7 @@ def story(write_article: Callable[..., Path], content_dir: Path) -> Path:
         publishedDateTime="2024-05-01T14:54:00+02:00",  # the same instant as Sky's
         provider={"name": "ABC", "domain": "go.com"},
         topics=["AI"],
-        images=[
-            {"url": "https://img.example.com/bold.jpg"}
-        ],  # no caption: the title is the alt text
+        images=[{"url": "https://img.example.com/bold.jpg"}],  # no caption: the title is the alt text
     )
     return content_dir
 
@@ -182,9 +180,7 @@ def test_entry_updated_and_published_come_from_the_content(story: Path) -> None:
     entry = atom.find(f"{ATOM}entry")
     assert atom_date(entry.findtext(f"{ATOM}published")) == datetime(2024, 5, 1, 13, 36, tzinfo=UTC)
     rss = xml(render_all(story)["/all.rss"])
-    assert rss_date(rss.findtext("channel/item/pubDate")) == datetime(
-        2024, 5, 1, 13, 36, tzinfo=UTC
-    )
+    assert rss_date(rss.findtext("channel/item/pubDate")) == datetime(2024, 5, 1, 13, 36, tzinfo=UTC)
 
 
 def test_feed_without_entries_has_a_fixed_updated(
@@ -239,9 +235,7 @@ def test_atom_feed_has_absolute_self_link_html_link_and_stable_id(story: Path) -
             ids.add(feed.findtext(f"{ATOM}id"))
     assert len(ids) == 6  # one per feed, each its own
     again = render_all(story)
-    assert {
-        xml(again[path]).findtext(f"{ATOM}id") for path in again if path.endswith(".atom")
-    } == ids
+    assert {xml(again[path]).findtext(f"{ATOM}id") for path in again if path.endswith(".atom")} == ids
 
 
 def test_language(story: Path) -> None:
@@ -253,12 +247,9 @@ def test_language(story: Path) -> None:
 def test_titles_and_descriptions(story: Path) -> None:
     rendered = render_all(story)
     assert (
-        xml(rendered["/topics/computer-vision.rss"]).findtext("channel/title")
-        == "feedpub: Computer Vision"
+        xml(rendered["/topics/computer-vision.rss"]).findtext("channel/title") == "feedpub: Computer Vision"
     )
-    assert "Computer Vision" in xml(rendered["/topics/computer-vision.rss"]).findtext(
-        "channel/description"
-    )
+    assert "Computer Vision" in xml(rendered["/topics/computer-vision.rss"]).findtext("channel/description")
     assert xml(rendered["/providers/abc.atom"]).findtext(f"{ATOM}title") == "feedpub: ABC"
     assert "ABC" in xml(rendered["/providers/abc.atom"]).findtext(f"{ATOM}subtitle")
 
@@ -270,9 +261,7 @@ def test_rss_item(story: Path) -> None:
     rendered = render_all(story)
     items = {item.findtext("guid"): item for item in xml(rendered["/all.rss"]).iter("item")}
     item = items[STORY]
-    assert (
-        item.find("guid").get("isPermaLink") == "false"
-    )  # the canonical URL, not necessarily the link
+    assert item.find("guid").get("isPermaLink") == "false"  # the canonical URL, not necessarily the link
     assert item.findtext("title") == "Facial recognition rolled out"
     assert item.findtext("link") == STORY + "?utm_source=feed"
     assert item.findtext("description") == "Police deploy cameras."
@@ -293,9 +282,7 @@ def test_rss_item(story: Path) -> None:
 
 
 def test_atom_entry(story: Path) -> None:
-    entries = {
-        e.findtext(f"{ATOM}id"): e for e in xml(render_all(story)["/all.atom"]).iter(f"{ATOM}entry")
-    }
+    entries = {e.findtext(f"{ATOM}id"): e for e in xml(render_all(story)["/all.atom"]).iter(f"{ATOM}entry")}
     entry = entries[STORY]
     assert entry.findtext(f"{ATOM}title") == "Facial recognition rolled out"
     assert entry.findtext(f"{ATOM}summary") == "Police deploy cameras."
@@ -450,16 +437,10 @@ def test_only_http_urls_are_emitted(write_article: Callable[..., Path], content_
     )
     urls = []
     for path, body in feeds_of(render_all(content_dir)):
-        assert b"javascript:" not in body and b"data:image" not in body and b"file:" not in body, (
-            path
-        )
+        assert b"javascript:" not in body and b"data:image" not in body and b"file:" not in body, path
         feed = xml(body)
         for element in feed.iter():
-            urls += [
-                value
-                for name, value in element.attrib.items()
-                if name in ("href", "url", "src", "uri")
-            ]
+            urls += [value for name, value in element.attrib.items() if name in ("href", "url", "src", "uri")]
             if element.tag in ("link", "guid", f"{ATOM}id", f"{ATOM}uri"):
                 urls.append(element.text)
         markup = [e.text for e in feed.iter(f"{CONTENT}encoded", f"{ATOM}content")]
@@ -467,9 +448,7 @@ def test_only_http_urls_are_emitted(write_article: Callable[..., Path], content_
         markup += [e.text for e in feed.iterfind("channel/item/description")]
         for fragment in markup:
             html = lxml.html.fragment_fromstring(fragment, create_parent="div")
-            urls += [a.get("href") for a in html.iter("a")] + [
-                img.get("src") for img in html.iter("img")
-            ]
+            urls += [a.get("href") for a in html.iter("a")] + [img.get("src") for img in html.iter("img")]
     assert len(urls) > 20
     assert all(url.startswith(("http://", "https://")) for url in urls), urls
 

@@ -63,9 +63,7 @@ GENERATED: dict[str, bytes | Callable[[Path], None]] = {
     "raw-controls.md": _article("raw-controls", body="Body\x00 text\n").replace(
         b"A story", b"A\x01 st\x0cory"
     ),
-    "long-topics.md": _article(
-        "long-topics", "topics: [" + ", ".join(f"t{i}" for i in range(5_000)) + "]\n"
-    ),
+    "long-topics.md": _article("long-topics", "topics: [" + ", ".join(f"t{i}" for i in range(5_000)) + "]\n"),
     # Old related items, so that they do not push the good articles out of all.atom.
     "long-related.md": _article(
         "long-related",
@@ -170,8 +168,7 @@ CASES: dict[str, tuple[bool, list[tuple[int | None, str, str]]]] = {
             (
                 13,
                 E,
-                "related[1]: must be a mapping of fields, not a string"
-                " (this related item is left out)",
+                "related[1]: must be a mapping of fields, not a string (this related item is left out)",
             )
         ],
     ),
@@ -320,9 +317,7 @@ CASES: dict[str, tuple[bool, list[tuple[int | None, str, str]]]] = {
 
 GOOD = sorted(name for name, (published, problems) in CASES.items() if published and not problems)
 BAD = sorted(
-    name
-    for name, (_, problems) in CASES.items()
-    if any(severity == E for _, severity, _ in problems)
+    name for name, (_, problems) in CASES.items() if any(severity == E for _, severity, _ in problems)
 )
 
 
@@ -352,9 +347,7 @@ def loaded(corpus: Path) -> tuple[content.Content, catalogs.Catalog]:
 def site(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The corpus built once with the CLI: output folder and CLI output."""
     out = tmp_path_factory.mktemp("site") / "public"
-    result = CliRunner().invoke(
-        cli, ["build", str(corpus), "--out", str(out), "--base-url", BASE_URL]
-    )
+    result = CliRunner().invoke(cli, ["build", str(corpus), "--out", str(out), "--base-url", BASE_URL])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -376,9 +369,7 @@ def test_corpus_is_the_table() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_case_gives_its_message(
-    name: str, loaded: tuple[content.Content, catalogs.Catalog]
-) -> None:
+def test_case_gives_its_message(name: str, loaded: tuple[content.Content, catalogs.Catalog]) -> None:
     published, expected = CASES[name]
     problems = sorted(
         (p for p in _problems(loaded) if p.path == name), key=lambda p: (p.line or 0, p.message)
@@ -392,9 +383,7 @@ def test_case_gives_its_message(
         assert want_text in message, actual
     # path:line: message, the form editors and CI logs link to
     for problem in problems:
-        assert problem.format().startswith(
-            f"{name}:{problem.line}: " if problem.line else f"{name}: "
-        )
+        assert problem.format().startswith(f"{name}:{problem.line}: " if problem.line else f"{name}: ")
     assert (name in {a.path for a in loaded[0].articles}) is published
 
 
@@ -431,9 +420,7 @@ def test_unreadable_file(content_dir: Path, write_article: Callable[..., Path]) 
     finally:
         locked.chmod(0o644)
     assert [a.path for a in loaded.articles] == ["good.md"]
-    assert [p.format() for p in loaded.problems] == [
-        "locked.md: cannot read file: Permission denied"
-    ]
+    assert [p.format() for p in loaded.problems] == ["locked.md: cannot read file: Permission denied"]
 
 
 def test_file_vanishing_before_it_is_read(tmp_path: Path) -> None:
@@ -450,10 +437,7 @@ def test_size_limit_is_inclusive_and_configurable(content_dir: Path, runner) -> 
     (content_dir / "small.md").write_bytes(_article("small", body="y" * 300))
     result = runner.invoke(cli, ["check", str(content_dir), "--max-file-size", "200"])
     assert result.exit_code == 1
-    assert (
-        f"{content_dir}/small.md: file is larger than the limit of 200 bytes; refused"
-        in result.output
-    )
+    assert f"{content_dir}/small.md: file is larger than the limit of 200 bytes; refused" in result.output
     assert f"{content_dir}/exact.md: file is larger" in result.output
     result = runner.invoke(cli, ["check", str(content_dir), "--max-file-size", "2000000"])
     assert result.exit_code == 0, result.output
@@ -529,17 +513,13 @@ def test_fix_ups_of_published_files(loaded: tuple[content.Content, catalogs.Cata
     assert articles["xml-escaped-controls.md"].title == "Bell, escape[31m and a NUL in a title"
     assert articles["good-bom-crlf.txt"].title == "Good article with a BOM and CRLF line ends"
     assert articles["good-bom-crlf.txt"].body == "Body line."
-    assert [i.url for i in articles["url-images-and-amp.md"].images] == [
-        "https://img.example.com/kept.jpg"
-    ]
+    assert [i.url for i in articles["url-images-and-amp.md"].images] == ["https://img.example.com/kept.jpg"]
     assert articles["url-images-and-amp.md"].amp_url == ""
     assert articles["type-image-not-mapping.md"].images == ()
     assert [r.title for r in articles["type-related-item-not-mapping.md"].related] == [
         "The good related item is kept"
     ]
-    assert [r.title for r in articles["url-related-item-javascript.md"].related] == [
-        "Fine related item"
-    ]
+    assert [r.title for r in articles["url-related-item-javascript.md"].related] == ["Fine related item"]
     assert len(articles["long-title.md"].title) == content.MAX_LINE_CHARS
     assert len(articles["long-topics.md"].topics) == 50
     assert len(articles["long-related.md"].related) == 100
@@ -562,9 +542,7 @@ def test_names_get_safe_distinct_slugs(loaded: tuple[content.Content, catalogs.C
     feeds = loaded[1].feeds
     for key in feeds:
         folder, _, slug = key.partition("/")
-        assert key == "all" or (
-            folder in ("topics", "providers") and slug.replace("-", "").isalnum()
-        )
+        assert key == "all" or (folder in ("topics", "providers") and slug.replace("-", "").isalnum())
         assert slug == slug.lower() and slug.isascii() and ".." not in key and "\\" not in key
     names = {(f.kind.value, f.name): key for key, f in feeds.items()}
     assert names["topic", "C"] == "topics/c"
@@ -623,20 +601,13 @@ def test_html_content_shows_text_fields_as_text(name: str, site: tuple[Path, str
     """The HTML body of an entry holds our markup only; every text field
     in it is escaped, so a reader shows ``<script>`` rather than running it."""
     out, _ = site
-    entry = _entry_element(
-        lxml.etree.fromstring((out / name).read_bytes()), "https://html.example.com/story"
-    )
+    entry = _entry_element(lxml.etree.fromstring((out / name).read_bytes()), "https://html.example.com/story")
     [html] = entry.xpath("*[local-name()='content' or local-name()='encoded']")
     markup = _markup(html.text)
     assert {element.tag for element in markup.iter()} == {"div", "p", "img", "a"}
-    assert not [
-        name for element in markup.iter() for name in element.attrib if name.startswith("on")
-    ]
+    assert not [name for element in markup.iter() for name in element.attrib if name.startswith("on")]
     text = markup.text_content()
-    assert (
-        '<script>alert("body")</script>' in text
-        and "<img src=x onerror=alert(1)> & an excerpt" in text
-    )
+    assert '<script>alert("body")</script>' in text and "<img src=x onerror=alert(1)> & an excerpt" in text
     assert "<i>Evil</i> Press" in text
     assert markup.xpath("//img/@alt") == ['"><script>alert("alt")</script>']
 
@@ -700,9 +671,7 @@ def test_check_names_every_bad_file_and_exits_1(corpus: Path, runner) -> None:
     assert f"{len(CASES)} files checked; {_expected_summary()}" in result.stdout
 
 
-def test_build_names_every_bad_file_and_counts_problems(
-    corpus: Path, site: tuple[Path, str]
-) -> None:
+def test_build_names_every_bad_file_and_counts_problems(corpus: Path, site: tuple[Path, str]) -> None:
     _, output = site
     for name in BAD:
         assert f"{corpus}/{name}" in output
@@ -711,21 +680,15 @@ def test_build_names_every_bad_file_and_counts_problems(
 
 def test_strict_build_fails_and_writes_nothing(corpus: Path, runner, tmp_path: Path) -> None:
     out = tmp_path / "public"
-    result = runner.invoke(
-        cli, ["build", str(corpus), "--out", str(out), "--base-url", BASE_URL, "--strict"]
-    )
+    result = runner.invoke(cli, ["build", str(corpus), "--out", str(out), "--base-url", BASE_URL, "--strict"])
     assert result.exit_code != 0
     assert "nothing was written" in result.output
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_console_script_prints_no_traceback(
-    corpus: Path, feedpub_script: Path, tmp_path: Path
-) -> None:
+def test_console_script_prints_no_traceback(corpus: Path, feedpub_script: Path, tmp_path: Path) -> None:
     """The real ``feedpub`` program, as a user runs it."""
-    check = subprocess.run(
-        [feedpub_script, "check", str(corpus)], capture_output=True, text=True, timeout=60
-    )
+    check = subprocess.run([feedpub_script, "check", str(corpus)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 1
     build = subprocess.run(
         [
@@ -747,9 +710,7 @@ def test_console_script_prints_no_traceback(
         for name in BAD:
             assert f"{corpus}/{name}" in run.stderr
     assert _expected_summary() in build.stdout
-    ids = {
-        entry.id for entry in feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries
-    }
+    ids = {entry.id for entry in feedparser.parse((tmp_path / "out" / "all.atom").read_bytes()).entries}
     assert "https://good.example.com/full" in ids and "https://good.example.com/crlf" in ids
 
 
@@ -794,9 +755,7 @@ def test_odd_paths_are_404_not_500(client, path: str) -> None:
     assert client.get(path).status_code == 404
 
 
-def test_healthz_lists_every_problem(
-    client, loaded: tuple[content.Content, catalogs.Catalog]
-) -> None:
+def test_healthz_lists_every_problem(client, loaded: tuple[content.Content, catalogs.Catalog]) -> None:
     health = client.get("/healthz")
     assert health.status_code == 200
     listed = health.get_json()["problems"]

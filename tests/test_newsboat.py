@@ -124,9 +124,7 @@ class Newsboat:
             str(self.config),
             *args,
         ]
-        result = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, (command, result.stdout, result.stderr)
         return result
 
@@ -148,9 +146,7 @@ def test_newsboat_imports_the_opml_and_loads_every_feed(
         opml.write_bytes(response.read())
 
     newsboat.run("-i", str(opml))  # imports into the -u urls file
-    subscribed = [
-        line.split()[0] for line in newsboat.urls.read_text().splitlines() if line.strip()
-    ]
+    subscribed = [line.split()[0] for line in newsboat.urls.read_text().splitlines() if line.strip()]
     expected = [f"{served_seeds}/{key}.rss" for key in SEED_FEEDS]
     assert sorted(subscribed) == sorted(expected)
 
@@ -179,6 +175,4 @@ def test_newsboat_gets_every_entry_of_each_feed(
         newsboat.urls.write_text(url + "\n")
         newsboat.run("-x", "reload")
         assert newsboat.errors() == "", key
-        assert newsboat.query("SELECT feedurl, count(*) FROM rss_item GROUP BY feedurl") == [
-            (url, count)
-        ]
+        assert newsboat.query("SELECT feedurl, count(*) FROM rss_item GROUP BY feedurl") == [(url, count)]

@@ -37,15 +37,9 @@ def opml(catalog: Catalog) -> ET.Element:
 @pytest.fixture
 def site_content(write_article: Callable[..., Path], content_dir: Path) -> Path:
     """Three providers (one named like markup), two topics, one draft."""
-    write_article(
-        "a.md", topics=["AI", "Computer Vision"], publishedDateTime="2024-05-03T10:00:00Z"
-    )
-    write_article(
-        "b.md", topics=["AI"], provider={"name": "Sky"}, publishedDateTime="2024-05-02T10:00:00Z"
-    )
-    write_article(
-        "c.md", topics=["AI"], provider={"name": EVIL}, publishedDateTime="2024-05-01T10:00:00Z"
-    )
+    write_article("a.md", topics=["AI", "Computer Vision"], publishedDateTime="2024-05-03T10:00:00Z")
+    write_article("b.md", topics=["AI"], provider={"name": "Sky"}, publishedDateTime="2024-05-02T10:00:00Z")
+    write_article("c.md", topics=["AI"], provider={"name": EVIL}, publishedDateTime="2024-05-01T10:00:00Z")
     write_article("d.md", published=False, topics=["Hidden"], provider={"name": "Drafty"})
     return content_dir
 
@@ -109,9 +103,7 @@ def test_index_escapes_text(site_content: Path) -> None:
 def test_index_says_how_many_entries_are_withheld(site_content: Path) -> None:
     text = " ".join(index(load_catalog(site_content)).text_content().split())
     assert "1 entry is withheld" in text
-    preview = " ".join(
-        index(load_catalog(site_content, include_unpublished=True)).text_content().split()
-    )
+    preview = " ".join(index(load_catalog(site_content, include_unpublished=True)).text_content().split())
     assert "withheld" not in preview
 
 
@@ -151,8 +143,7 @@ def test_opml_lists_every_feed_grouped_by_topics_and_providers(site_content: Pat
     assert root.tag == "opml" and root.get("version") == "2.0"
     assert root.findtext("head/title")
     assert (
-        parsedate_to_datetime(root.findtext("head/dateModified")).isoformat()
-        == "2024-05-03T10:00:00+00:00"
+        parsedate_to_datetime(root.findtext("head/dateModified")).isoformat() == "2024-05-03T10:00:00+00:00"
     )
     body = root.find("body")
     subscriptions = [outline for outline in body.iter("outline") if outline.get("xmlUrl")]

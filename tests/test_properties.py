@@ -89,9 +89,7 @@ names = mostly(
 #: What may follow a URL's host: no white space or controls, anything else.
 url_text = st.text(st.characters(exclude_categories=["Cs", "Cc", "Zs", "Zl", "Zp"]), max_size=20)
 
-offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(
-    lambda minutes: timezone(timedelta(minutes=minutes))
-)
+offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 dates = mostly(
     st.one_of(
         st.datetimes(min_value=datetime(1900, 1, 2), timezones=offsets),  # a YAML timestamp
@@ -150,9 +148,7 @@ def urls(token: str) -> st.SearchStrategy[str]:
             st.sampled_from(["http", "https", "HTTPS"]),
             hosts,
             url_text,
-            st.sampled_from(
-                ["", "?utm_source=x", "?q=a+b&utm_medium=y", "#top", "?a=1&a=2", "?q=%2Fx"]
-            ),
+            st.sampled_from(["", "?utm_source=x", "?q=a+b&utm_medium=y", "#top", "?a=1&a=2", "?q=%2Fx"]),
         ),
         odd_urls,
     )
@@ -200,9 +196,7 @@ def stories(draw: st.DrawFn, number: int, related: bool) -> dict[str, Any]:
         if draw(st.booleans()):
             story[key] = draw(strategy)
     if related:
-        story["published"] = draw(
-            mostly(st.sampled_from([True, False]), st.sampled_from(["no", None, 0]))
-        )
+        story["published"] = draw(mostly(st.sampled_from([True, False]), st.sampled_from(["no", None, 0])))
         if story["published"] is None:
             del story["published"]
     return story
@@ -359,9 +353,7 @@ def test_fields_of_any_type_give_problems_not_exceptions(
 @given(
     st.binary(max_size=600)
     | st.builds(lambda b: b"---\n" + b + b"\n---\n", st.binary(max_size=600))
-    | st.builds(
-        lambda t: f"---\n{t}\n---\n".encode("utf-8", "surrogatepass"), st.text(max_size=300)
-    )
+    | st.builds(lambda t: f"---\n{t}\n---\n".encode("utf-8", "surrogatepass"), st.text(max_size=300))
 )
 @example(b"---\n\xed\xa0\x80\n---\n")  # an encoded surrogate: not UTF-8
 @example("---\n\ud800\n---\n".encode("utf-8", "surrogatepass"))

@@ -95,9 +95,7 @@ def _payloads(marker: Path) -> dict[str, str]:
 
 
 def _build(runner, content: Path, out: Path, *options: str):
-    return runner.invoke(
-        cli, ["build", str(content), "--out", str(out), "--base-url", BASE_URL, *options]
-    )
+    return runner.invoke(cli, ["build", str(content), "--out", str(out), "--base-url", BASE_URL, *options])
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -112,9 +110,7 @@ def _files(root: Path) -> dict[str, bytes]:
 # -- YAML is only ever safe-loaded -----------------------------------------------
 
 
-def test_yaml_python_tags_never_run_in_check_build_or_serve(
-    tmp_path, content_dir, write_article, runner
-):
+def test_yaml_python_tags_never_run_in_check_build_or_serve(tmp_path, content_dir, write_article, runner):
     marker = tmp_path / "pwned"
     for name, text in _payloads(marker).items():
         (content_dir / name).write_text(text)
@@ -136,9 +132,7 @@ def test_yaml_python_tags_never_run_in_check_build_or_serve(
     assert "Traceback" not in checked.output + built.output
     titles = [entry.title for entry in feedparser.parse(served.data).entries]
     assert titles == ["Good article"]
-    assert titles == [
-        e.title for e in feedparser.parse((tmp_path / "out/all.atom").read_bytes()).entries
-    ]
+    assert titles == [e.title for e in feedparser.parse((tmp_path / "out/all.atom").read_bytes()).entries]
 
 
 # -- symbolic links ---------------------------------------------------------------
@@ -221,9 +215,7 @@ def _temp_dir_entries() -> set[str]:
     return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith(TEMP_PREFIX)}
 
 
-def test_build_writes_nothing_outside_out(
-    tmp_path, content_dir, write_article, runner, _cache_in_tmp_path
-):
+def test_build_writes_nothing_outside_out(tmp_path, content_dir, write_article, runner, _cache_in_tmp_path):
     """Nothing but `out` and the build cache changes (``--no-cache``: nothing
     but `out`), whatever the topic and provider names."""
     hostile = [
@@ -291,9 +283,7 @@ def test_links_planted_in_out_are_never_written_through(
         assert "outside" in result.output
 
 
-def test_temporary_files_of_a_killed_build_are_removed(
-    tmp_path, content_dir, write_article, runner
-):
+def test_temporary_files_of_a_killed_build_are_removed(tmp_path, content_dir, write_article, runner):
     write_article("a.md", title="One", topics=["AI"])
     out = tmp_path / "out"
     assert _build(runner, content_dir, out).exit_code == 0
@@ -409,9 +399,7 @@ def test_sigkill_mid_build_leaves_every_file_old_or_new(tmp_path, runner, feedpu
     mixed = []
     # Early, midway and late into writing; then early again (a kill that
     # came after the build ended shows nothing) until two landed midway.
-    for trial, (low, high) in enumerate(
-        [(0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 1), (0, 0.3), (0, 0.3)]
-    ):
+    for trial, (low, high) in enumerate([(0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 1), (0, 0.3), (0, 0.3)]):
         if trial >= 3 and len(mixed) >= 2:
             break
         shutil.rmtree(out, ignore_errors=True)
@@ -482,17 +470,14 @@ def test_a_request_rendering_during_a_reload_does_not_break_it(content_dir, writ
         render.join(timeout=0.3)  # done at once, unless the reload holds it off
         renders.append(render)
 
-    old.catalog = dataclasses.replace(
-        old.catalog, feeds=_HookedFeeds(old.catalog.feeds, render_meanwhile)
-    )
+    old.catalog = dataclasses.replace(old.catalog, feeds=_HookedFeeds(old.catalog.feeds, render_meanwhile))
     write_article("a.md", title="New", topics=["AI"])
 
     assert live.refresh()
     assert renders, "the reload no longer looks the old feeds up: adapt this test"
     renders[0].join()
     assert [
-        e.title
-        for e in feedparser.parse(live.document(live.snapshot(), "/all.atom", site).body).entries
+        e.title for e in feedparser.parse(live.document(live.snapshot(), "/all.atom", site).body).entries
     ] == ["New"]
 
 
@@ -568,9 +553,7 @@ def _edit_once(path: Path, index: int, rng: random.Random, marker: Path, secret:
     elif action == "truncated":
         path.write_bytes(valid[: rng.randrange(1, len(valid))])
     elif action == "payload":
-        path.write_bytes(
-            f'---\ntitle: !!python/object/apply:os.system ["touch {marker}"]\n---\n'.encode()
-        )
+        path.write_bytes(f'---\ntitle: !!python/object/apply:os.system ["touch {marker}"]\n---\n'.encode())
     elif action == "oversized":
         path.write_bytes(valid + b"x" * LOAD_MAX_FILE_SIZE)
     elif action == "controls":
@@ -580,9 +563,7 @@ def _edit_once(path: Path, index: int, rng: random.Random, marker: Path, secret:
     elif action == "not-mapping":
         path.write_bytes(b"---\n- a list\n- not fields\n---\n")
     elif action == "bad-date":
-        path.write_bytes(
-            valid.replace(b"publishedDateTime: 2024", b"publishedDateTime: yesterday 2024")
-        )
+        path.write_bytes(valid.replace(b"publishedDateTime: 2024", b"publishedDateTime: yesterday 2024"))
     elif action == "bad-url":
         path.write_bytes(valid.replace(b"sourceUrl: https:", b"sourceUrl: javascript:"))
     elif action == "symlink":
@@ -614,9 +595,7 @@ class LoadReport:
     failures: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        statuses = ", ".join(
-            f"{status}: {count}" for status, count in sorted(self.statuses.items())
-        )
+        statuses = ", ".join(f"{status}: {count}" for status, count in sorted(self.statuses.items()))
         return (
             f"{self.requests} requests ({statuses}), {sum(self.edits.values())} edits, "
             f"{self.versions} versions of /all.atom, {self.reconnects} reconnects, "
@@ -671,11 +650,7 @@ class _Checker:
         if status != 200:
             return f"{status} for {method} {path}"
         if method == "HEAD":
-            return (
-                None
-                if not body and int(headers["Content-Length"]) > 0
-                else f"HEAD {path}: {headers}"
-            )
+            return None if not body and int(headers["Content-Length"]) > 0 else f"HEAD {path}: {headers}"
         if path == "/healthz":
             return None if json.loads(body)["status"] == "ok" else f"healthz: {body[:200]!r}"
         kind = path if path == "/" else path[path.rfind(".") :]
@@ -761,9 +736,7 @@ def _fetch(server: Server, checker: _Checker, deadline: float, seed: int) -> Non
         connection.close()
 
 
-def _edit(
-    churn: Path, deadline: float, seed: int, marker: Path, secret: Path, report: LoadReport
-) -> None:
+def _edit(churn: Path, deadline: float, seed: int, marker: Path, secret: Path, report: LoadReport) -> None:
     rng = random.Random(seed)
     try:
         while time.monotonic() < deadline:
@@ -795,9 +768,7 @@ def _settle(server: Server, churn: Path, rng: random.Random, timeout: float = 5.
     deadline, streak, titles = time.monotonic() + timeout, 0, []
     while time.monotonic() < deadline and streak < 10:
         body = server.request("/all.atom")[2]
-        titles = sorted(
-            e.title for e in feedparser.parse(body).entries if e.title.startswith("Final")
-        )
+        titles = sorted(e.title for e in feedparser.parse(body).entries if e.title.startswith("Final"))
         streak = streak + 1 if titles == expected else 0
         time.sleep(0.02)
     return titles if streak < 10 else expected
@@ -844,9 +815,7 @@ def run_load(
             for _ in range(clients)
         ]
         threads.append(
-            threading.Thread(
-                target=_edit, args=(churn, deadline, rng.random(), marker, secret, report)
-            )
+            threading.Thread(target=_edit, args=(churn, deadline, rng.random(), marker, secret, report))
         )
         for thread in threads:
             thread.start()

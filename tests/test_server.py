@@ -61,8 +61,20 @@ def start_gunicorn(content: Path, *, workers: int = 2, extra_env: dict[str, str]
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "2",
-         "--worker-class", "gthread", "--log-level", "warning", "wsgi:app"],
+        [
+            str(gunicorn),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -105,7 +117,15 @@ def test_serves_every_built_file_byte_for_byte(seeds_server, tmp_path, runner):
     out = tmp_path / "public"
     result = runner.invoke(
         cli,
-        ["build", str(REPO / "seeds"), "--out", str(out), "--base-url", seeds_server.base_url, "--unpublished"],
+        [
+            "build",
+            str(REPO / "seeds"),
+            "--out",
+            str(out),
+            "--base-url",
+            seeds_server.base_url,
+            "--unpublished",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import time
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 
 import feedparser
 import pytest
@@ -60,7 +60,12 @@ def test_environment_flag_publishes_drafts(monkeypatch, seeds_dir):
 
 @pytest.mark.parametrize(
     "setting",
-    [{"BASE_URL": "ftp://example.org"}, {"MAX_ITEMS": 0}, {"UNPUBLISHED": "maybe"}, {"CONTENT_DIR": "/no/such/dir"}],
+    [
+        {"BASE_URL": "ftp://example.org"},
+        {"MAX_ITEMS": 0},
+        {"UNPUBLISHED": "maybe"},
+        {"CONTENT_DIR": "/no/such/dir"},
+    ],
 )
 def test_bad_settings_fail_at_start_with_a_clear_error(setting, seeds_dir):
     from feedpub.errors import ConfigError
@@ -102,7 +107,9 @@ def test_served_bytes_equal_the_built_files(seeds_dir, tmp_path, runner):
         catch_exceptions=False,
     )
     assert result.exit_code == 0
-    client = create_app({"CONTENT_DIR": str(seeds_dir), "UNPUBLISHED": True, "RELOAD_INTERVAL": 0}).test_client()
+    client = create_app(
+        {"CONTENT_DIR": str(seeds_dir), "UNPUBLISHED": True, "RELOAD_INTERVAL": 0}
+    ).test_client()
     files = sorted(p for p in out.rglob("*") if p.is_file())
     assert len(files) == 16
     for file in files:
@@ -117,7 +124,12 @@ def test_self_links_follow_the_request_host_unless_configured(seeds_dir):
     feed = feedparser.parse(app.test_client().get("/all.atom", base_url="http://a.test").data)
     assert feed.feed.id == "http://a.test/all.atom"
     app = create_app(
-        {"CONTENT_DIR": str(seeds_dir), "UNPUBLISHED": True, "RELOAD_INTERVAL": 0, "BASE_URL": "https://f.example/"}
+        {
+            "CONTENT_DIR": str(seeds_dir),
+            "UNPUBLISHED": True,
+            "RELOAD_INTERVAL": 0,
+            "BASE_URL": "https://f.example/",
+        }
     )
     feed = feedparser.parse(app.test_client().get("/all.atom", base_url="http://a.test").data)
     assert feed.feed.id == "https://f.example/all.atom"
@@ -144,11 +156,13 @@ def test_etag_answers_304_without_a_body(seeds_client):
 
 def test_last_modified_is_the_newest_entry_and_answers_304(seeds_client):
     first = seeds_client.get("/providers/sky.atom")
-    assert parse_date(first.headers["Last-Modified"]) == datetime(2020, 1, 24, 12, 54, tzinfo=timezone.utc)
-    again = seeds_client.get("/providers/sky.atom", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert parse_date(first.headers["Last-Modified"]) == datetime(2020, 1, 24, 12, 54, tzinfo=UTC)
+    again = seeds_client.get(
+        "/providers/sky.atom", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
     assert again.status_code == 304
     assert again.data == b""
-    older = http_date(datetime(2020, 1, 1, tzinfo=timezone.utc))
+    older = http_date(datetime(2020, 1, 1, tzinfo=UTC))
     assert seeds_client.get("/providers/sky.atom", headers={"If-Modified-Since": older}).status_code == 200
 
 
@@ -204,7 +218,7 @@ def test_healthz_reports_the_content(seeds_client):
     assert body["feeds"] == 7
     assert body["withheld"] == 0
     assert body["problems"] == []
-    assert datetime.fromisoformat(body["last_reload"]) <= datetime.now(timezone.utc)
+    assert datetime.fromisoformat(body["last_reload"]) <= datetime.now(UTC)
 
 
 def test_each_document_is_rendered_once_per_content_version(seeds_app, monkeypatch):
