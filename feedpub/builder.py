@@ -22,10 +22,7 @@ from feedpub import cache
 from feedpub import catalog as catalogs
 from feedpub import content
 from feedpub import documents
-from feedpub import feeds
-from feedpub import model
 from feedpub import output
-from feedpub import pages
 from feedpub import parallel
 from feedpub.catalog import Catalog
 from feedpub.errors import StrictModeError
@@ -47,8 +44,8 @@ class Options:
     strict: bool = False
     #: Processes for parsing and rendering.
     jobs: int = 1
-    #: The cache file, or None to build from scratch and keep nothing.
-    cache_file: Path | None = None
+    #: The cache folder, or None to build from scratch and keep nothing.
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -93,10 +90,11 @@ def _build(
     progress: Callable[[int], None] | None,
     on_problems: Callable[[tuple[Problem, ...]], None] | None,
 ) -> Report:
-    state = cache.load(options.cache_file) if options.cache_file else cache.CacheState()
-    if state.max_bytes != options.max_bytes:
-        state = cache.CacheState(max_bytes=options.max_bytes)  # results of another limit
-    loader = content.Loader(content_dir, max_bytes=options.max_bytes, jobs=options.jobs, state=state.files)
+    build_cache = (
+        cache.BuildCache(options.cache_dir, content_dir, options.max_bytes) if options.cache_dir else None
+    )
+    known = build_cache.load_files() if build_cache else {}
+    loader = content.Loader(content_dir, max_bytes=options.max_bytes, jobs=options.jobs, state=known)
     loaded = loader.load(progress)
     catalog = catalogs.build(
         loaded.articles, include_unpublished=options.include_unpublished, max_items=options.max_items
@@ -107,9 +105,9 @@ def _build(
     if options.strict and problems:
         raise StrictModeError(f"{len(problems)} problems in the content; nothing was written (--strict)")
 
-    out_key = str(out.resolve())
-    recorded = state.outputs.get(out_key, {})
-    fingerprints = {path: _fingerprint(catalog, path, site) for path in documents.paths(catalog)}
+    recorded = build_cache.load_manifest(out) if build_cache else {}
+    digests = {relpath: state[1] for relpath, state in loader.state.items()}
+    fingerprints = {path: _fingerprint(catalog, path, site, digests) for path in documents.paths(catalog)}
     current = {path for path, print_ in fingerprints.items() if _is_current(out, path, print_, recorded)}
     to_render = [path for path in fingerprints if path not in current]
     rendered = parallel.map_chunks(
@@ -120,12 +118,13 @@ def _build(
     )
     written = output.write(out, rendered, keep=[documents.file_name(path) for path in current])
 
-    if options.cache_file is not None:
-        state.files = loader.state
-        state.outputs[out_key] = {
-            path: (fingerprints[path], *_stat(out / documents.file_name(path))) for path in fingerprints
-        }
-        cache.save(options.cache_file, state)
+    if build_cache is not None:
+        changed = {path for path, state in loader.state.items() if known.get(path) is not state}
+        build_cache.save_files(loader.state, changed | (known.keys() - loader.state.keys()))
+        build_cache.save_manifest(
+            out,
+            {path: (fingerprints[path], *_stat(out / documents.file_name(path))) for path in fingerprints},
+        )
     return Report(
         content=loaded,
         catalog=catalog,
@@ -143,22 +142,23 @@ def _render_paths(paths: list[str], shared: tuple[Catalog, Site]) -> list[docume
     return [documents.render(catalog, path, site) for path in paths]
 
 
+# Rendered bytes depend on feedpub's own code (every module, to be safe: a
+# change to parsing changes articles whose files did not change) and feedgen's.
 _CODE = hashlib.blake2b(
-    b"".join(Path(module.__file__ or "").read_bytes() for module in (documents, feeds, model, pages))
+    b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py")))
     + feedgen_version.version_str.encode(),
     digest_size=16,
 ).digest()
 
 
-def _fingerprint(catalog: Catalog, path: str, site: Site) -> bytes:
+def _fingerprint(catalog: Catalog, path: str, site: Site, digests: dict[str, bytes]) -> bytes:
     """What a document's bytes depend on; empty for the index and OPML, which
     depend on every feed and are always rendered (they are cheap)."""
     key = path.lstrip("/").rpartition(".")[0]
-    feed = catalog.feeds.get(key)
-    if feed is None:
+    if key not in catalog.feeds:
         return b""
-    data = pickle.dumps((path, site, feed), protocol=pickle.HIGHEST_PROTOCOL)
-    return hashlib.blake2b(data + _CODE, digest_size=16).digest()
+    data = pickle.dumps((path, site), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.blake2b(data + catalog.fingerprint(key, digests) + _CODE, digest_size=16).digest()
 
 
 def _is_current(

@@ -9,12 +9,16 @@ withheld unless asked for, and counted.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
+from functools import cached_property
 
 from feedpub.model import Article
 from feedpub.model import Entry
@@ -37,32 +41,57 @@ MAX_RELATED_LINKS = 20
 
 @dataclass(frozen=True, eq=False)
 class Catalog:
-    """The whole URL space as data: every entry and every feed."""
+    """The whole URL space as data: every feed, and every entry on demand.
 
-    #: Every published entry, newest first.
-    entries: tuple[Entry, ...]
+    Only the entries some feed shows are built when the catalog is; the
+    others wait until `entries` is first read, which saves most of the work
+    for a site with many more entries than its feeds show.
+    """
+
     #: Feeds by key (``all``, ``topics/ai``, ``providers/abc``): the all-entries
     #: feed first, then topics, then providers, each sorted by slug.
     feeds: Mapping[str, Feed]
+    #: How many entries are published.
+    entry_count: int
+    #: Time of the newest published entry, if any.
+    newest: datetime | None
     #: Entries left out because every occurrence of them is a draft.
     withheld: int = 0
     #: Warnings found while merging (the same article in two files, names
     #: that share a slug).
     problems: tuple[Problem, ...] = field(default=())
+    _graph: _Graph | None = field(default=None, repr=False)
+
+    @cached_property
+    def entries(self) -> tuple[Entry, ...]:
+        """Every published entry, newest first."""
+        return self._graph.all_entries() if self._graph else ()
+
+    def fingerprint(self, key: str, digests: Mapping[str, bytes]) -> bytes:
+        """A digest of everything the feed `key` shows, from the digests of
+        the content files (by path) it comes from: equal fingerprints mean
+        equal feeds, without building a single entry."""
+        assert self._graph is not None
+        feed = self.feeds[key]
+        prints = [self._graph.entry_print(entry_id, digests) for entry_id in self._graph.feed_ids[key]]
+        data = pickle.dumps((key, feed.kind.value, feed.name, prints), protocol=pickle.HIGHEST_PROTOCOL)
+        return hashlib.blake2b(data, digest_size=16).digest()
 
 
-@dataclass(frozen=True)
 class _Occurrence:
     """One place an entry's URL appears: an article or a related item."""
 
-    id: str
-    story: Article
-    #: 0 for a top-level article, 1 for a related item: articles win merges.
-    rank: int
-    #: Position in the file: 0 for the article, i + 1 for related item i.
-    index: int
-    #: Topic names of the story (a related item inherits its parent's).
-    topics: tuple[str, ...]
+    __slots__ = ("id", "story", "rank", "index", "topics")
+
+    def __init__(self, entry_id: str, story: Article, rank: int, index: int, topics: tuple[str, ...]):
+        self.id = entry_id
+        self.story = story
+        #: 0 for a top-level article, 1 for a related item: articles win merges.
+        self.rank = rank
+        #: Position in the file: 0 for the article, i + 1 for related item i.
+        self.index = index
+        #: Topic names of the story (a related item inherits its parent's).
+        self.topics = topics
 
     @property
     def order(self) -> tuple[int, str, int]:
@@ -90,35 +119,31 @@ def build(
         for occurrence in story:
             by_id.setdefault(occurrence.id, []).append(occurrence)
             stories.setdefault(occurrence.id, []).append(ids)
-    withheld = len(hidden - by_id.keys())
     for found in by_id.values():
         if len(found) > 1:
             found.sort(key=lambda o: o.order)
-    groups = by_id
 
-    topic_names = _display_names(name for found in groups.values() for o in found for name in o.topics)
-    provider_names = _display_names(o.story.provider.name for found in groups.values() for o in found)
+    topic_names = _display_names(name for found in by_id.values() for o in found for name in o.topics)
+    provider_names = _display_names(o.story.provider.name for found in by_id.values() for o in found)
     topic_slugs = assign_slugs(set(topic_names.values()), "topic")
     provider_slugs = assign_slugs(set(provider_names.values()), "provider")
-
-    winners = {entry_id: found[0].story for entry_id, found in groups.items()}
-    # Newest first, entries published at the same time in id order (the sort
-    # is stable, also in reverse).
-    order = sorted(groups)
-    order.sort(key=lambda entry_id: winners[entry_id].published, reverse=True)
-    rank = {entry_id: position for position, entry_id in enumerate(order)}
-    make = _EntryMaker(winners, topic_names, provider_names, provider_slugs)
-    entries = tuple(make.entry(entry_id, groups[entry_id], stories[entry_id], rank) for entry_id in order)
-
-    feeds = _feeds(entries, topic_slugs, provider_slugs, max_items)
+    graph = _Graph(by_id, stories, topic_names, provider_names, provider_slugs)
+    feeds = graph.feeds(topic_slugs, provider_slugs, max_items)
     problems = [
-        *_duplicate_problems(groups),
-        *_slug_problems(groups, topic_names, topic_slugs, "topic", lambda o: o.topics),
+        *_duplicate_problems(by_id),
+        *_slug_problems(by_id, topic_names, topic_slugs, "topic", lambda o: o.topics),
         *_slug_problems(
-            groups, provider_names, provider_slugs, "provider", lambda o: (o.story.provider.name,)
+            by_id, provider_names, provider_slugs, "provider", lambda o: (o.story.provider.name,)
         ),
     ]
-    return Catalog(entries=entries, feeds=feeds, withheld=withheld, problems=tuple(sorted(problems)))
+    return Catalog(
+        feeds=feeds,
+        entry_count=len(graph.order),
+        newest=by_id[graph.order[0]][0].story.published if graph.order else None,
+        withheld=len(hidden - by_id.keys()),
+        problems=tuple(sorted(problems)),
+        _graph=graph,
+    )
 
 
 def _occurrences(article: Article) -> list[_Occurrence]:
@@ -128,6 +153,142 @@ def _occurrences(article: Article) -> list[_Occurrence]:
         topics = article.topics if not item.topics else tuple(dict.fromkeys(article.topics + item.topics))
         found.append(_Occurrence(canonical_url(item.url), item, 1, index, topics))
     return found
+
+
+class _Graph:
+    """The merged occurrences, in feed order; builds entries on demand,
+    sharing the objects many entries have in common (providers, topic
+    tuples, links to related coverage)."""
+
+    def __init__(
+        self,
+        by_id: dict[str, list[_Occurrence]],
+        stories: dict[str, list[tuple[str, ...]]],
+        topic_names: Mapping[str, str],
+        provider_names: Mapping[str, str],
+        provider_slugs: Mapping[str, str],
+    ) -> None:
+        self.by_id = by_id
+        self.stories = stories
+        self.topic_names = topic_names
+        self.provider_names = provider_names
+        self.provider_slugs = provider_slugs
+        # Newest first, entries published at the same time in id order (the
+        # sort is stable, also in reverse).
+        self.order = sorted(by_id)
+        self.order.sort(key=lambda entry_id: by_id[entry_id][0].story.published, reverse=True)
+        self.rank = {entry_id: position for position, entry_id in enumerate(self.order)}
+        #: Ids of the entries each feed shows, by feed key.
+        self.feed_ids: dict[str, list[str]] = {}
+        self._topics: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._providers: dict[tuple[str, str], Provider] = {}
+        self._links: dict[str, Link] = {}
+        self._entries: dict[str, Entry] = {}
+        # Entry prints, for one set of file digests (one build).
+        self._prints: dict[str, tuple[object, ...]] = {}
+
+    def topics_of(self, entry_id: str) -> tuple[str, ...]:
+        """Display names of the entry's topics, sorted."""
+        found = self.by_id[entry_id]
+        spellings = found[0].topics if len(found) == 1 else tuple(n for o in found for n in o.topics)
+        if spellings not in self._topics:
+            self._topics[spellings] = tuple(sorted({self.topic_names[name] for name in spellings}))
+        return self._topics[spellings]
+
+    def related_ids(self, entry_id: str) -> list[str]:
+        """The other entries of the entry's stories, newest first, at most
+        `MAX_RELATED_LINKS`."""
+        others = {other for ids in self.stories[entry_id] for other in ids if other != entry_id}
+        return sorted(others, key=self.rank.__getitem__)[:MAX_RELATED_LINKS]
+
+    def feeds(
+        self, topic_slugs: Mapping[str, str], provider_slugs: Mapping[str, str], max_items: int
+    ) -> dict[str, Feed]:
+        by_topic: dict[str, list[str]] = {}
+        by_provider: dict[str, list[str]] = {}
+        for entry_id in self.order:  # newest first, so every group is too
+            for topic in self.topics_of(entry_id):
+                by_topic.setdefault(topic, []).append(entry_id)
+            provider = self.provider_names[self.by_id[entry_id][0].story.provider.name]
+            by_provider.setdefault(provider, []).append(entry_id)
+
+        feeds: dict[str, Feed] = {}
+
+        def add(key: str, kind: FeedKind, name: str, group: list[str]) -> None:
+            shown = group[:max_items]
+            self.feed_ids[key] = shown
+            entries = tuple(self.entry(entry_id) for entry_id in shown)
+            feeds[key] = Feed(key=key, kind=kind, name=name, entries=entries, total=len(group))
+
+        add("all", FeedKind.ALL, "", self.order)
+        for kind, folder, groups, slugs in (
+            (FeedKind.TOPIC, "topics", by_topic, topic_slugs),
+            (FeedKind.PROVIDER, "providers", by_provider, provider_slugs),
+        ):
+            for name in sorted(groups, key=slugs.__getitem__):
+                add(f"{folder}/{slugs[name]}", kind, name, groups[name])
+        return feeds
+
+    def all_entries(self) -> tuple[Entry, ...]:
+        return tuple(self.entry(entry_id) for entry_id in self.order)
+
+    def entry(self, entry_id: str) -> Entry:
+        """The entry, built once."""
+        if entry_id in self._entries:
+            return self._entries[entry_id]
+        story = self.by_id[entry_id][0].story
+        provider = self.provider(story.provider)
+        entry = self._entries[entry_id] = Entry(
+            id=entry_id,
+            url=story.url,
+            title=story.title,
+            published=story.published,
+            updated=story.published,
+            provider=provider,
+            provider_feed=f"providers/{self.provider_slugs[provider.name]}",
+            excerpt=story.excerpt,
+            topics=self.topics_of(entry_id),
+            images=story.images,
+            related=tuple(self.link(other) for other in self.related_ids(entry_id)),
+            body=story.body,
+        )
+        return entry
+
+    def provider(self, provider: Provider) -> Provider:
+        key = (self.provider_names[provider.name], provider.domain)
+        if key not in self._providers:
+            self._providers[key] = Provider(name=key[0], domain=key[1])
+        return self._providers[key]
+
+    def link(self, entry_id: str) -> Link:
+        if entry_id not in self._links:
+            story = self.by_id[entry_id][0].story
+            self._links[entry_id] = Link(story.url, story.title, self.provider_names[story.provider.name])
+        return self._links[entry_id]
+
+    def entry_print(self, entry_id: str, digests: Mapping[str, bytes]) -> tuple[object, ...]:
+        """What the entry is made of: the files (by digest) and positions of
+        its winning occurrence and of its related coverage's, and the names
+        the catalog gave its topics and provider. Equal prints, equal entries."""
+        if entry_id in self._prints:
+            return self._prints[entry_id]
+        winner = self.by_id[entry_id][0]
+        provider = self.provider_names[winner.story.provider.name]
+        related = []
+        for other in self.related_ids(entry_id):
+            source = self.by_id[other][0]
+            related.append((other, digests[source.story.path], source.index))
+        print_ = self._prints[entry_id] = (
+            entry_id,
+            digests[winner.story.path],
+            winner.index,
+            self.topics_of(entry_id),
+            provider,
+            self.provider_slugs[provider],
+            tuple(related),
+            tuple(self.provider_names[self.by_id[other][0].story.provider.name] for other, _, _ in related),
+        )
+        return print_
 
 
 def _normal(name: str) -> str:
@@ -143,99 +304,6 @@ def _display_names(names: Iterable[str]) -> dict[str, str]:
     for spelling in sorted(counts, key=lambda s: (-counts[s], s)):
         best.setdefault(_normal(spelling), spelling)
     return {spelling: best[_normal(spelling)] for spelling in counts}
-
-
-class _EntryMaker:
-    """Builds entries, sharing the objects many entries have in common
-    (providers, topic tuples, links to related coverage): tens of thousands
-    of entries make this the catalog's hot loop."""
-
-    def __init__(
-        self,
-        winners: Mapping[str, Article],
-        topic_names: Mapping[str, str],
-        provider_names: Mapping[str, str],
-        provider_slugs: Mapping[str, str],
-    ) -> None:
-        self.winners = winners
-        self.topic_names = topic_names
-        self.provider_names = provider_names
-        self.provider_slugs = provider_slugs
-        self._providers: dict[tuple[str, str], Provider] = {}
-        self._topics: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._links: dict[str, Link] = {}
-
-    def entry(
-        self, entry_id: str, found: list[_Occurrence], stories: list[tuple[str, ...]], rank: Mapping[str, int]
-    ) -> Entry:
-        story = found[0].story
-        provider = self.provider(story.provider)
-        if len(found) == 1:
-            topics = self.topics(found[0].topics)
-        else:
-            topics = self.topics(tuple(name for o in found for name in o.topics))
-        others = {other for ids in stories for other in ids if other != entry_id}
-        return Entry(
-            id=entry_id,
-            url=story.url,
-            title=story.title,
-            published=story.published,
-            updated=story.published,
-            provider=provider,
-            provider_feed=f"providers/{self.provider_slugs[provider.name]}",
-            excerpt=story.excerpt,
-            topics=topics,
-            images=story.images,
-            related=tuple(
-                self.link(other) for other in sorted(others, key=rank.__getitem__)[:MAX_RELATED_LINKS]
-            ),
-            body=story.body,
-        )
-
-    def provider(self, provider: Provider) -> Provider:
-        key = (self.provider_names[provider.name], provider.domain)
-        if key not in self._providers:
-            self._providers[key] = Provider(name=key[0], domain=key[1])
-        return self._providers[key]
-
-    def topics(self, spellings: tuple[str, ...]) -> tuple[str, ...]:
-        """Display names of the topics, sorted, without duplicates."""
-        if spellings not in self._topics:
-            self._topics[spellings] = tuple(sorted({self.topic_names[name] for name in spellings}))
-        return self._topics[spellings]
-
-    def link(self, entry_id: str) -> Link:
-        if entry_id not in self._links:
-            story = self.winners[entry_id]
-            self._links[entry_id] = Link(story.url, story.title, self.provider_names[story.provider.name])
-        return self._links[entry_id]
-
-
-def _feeds(
-    entries: tuple[Entry, ...],
-    topic_slugs: Mapping[str, str],
-    provider_slugs: Mapping[str, str],
-    max_items: int,
-) -> dict[str, Feed]:
-    by_topic: dict[str, list[Entry]] = {}
-    by_provider: dict[str, list[Entry]] = {}
-    for entry in entries:  # already newest first, so every group is too
-        for topic in entry.topics:
-            by_topic.setdefault(topic, []).append(entry)
-        by_provider.setdefault(entry.provider.name, []).append(entry)
-
-    def feed(key: str, kind: FeedKind, name: str, group: list[Entry] | tuple[Entry, ...]) -> Feed:
-        return Feed(key=key, kind=kind, name=name, entries=tuple(group[:max_items]), total=len(group))
-
-    feeds = {"all": feed("all", FeedKind.ALL, "", entries)}
-    for kind, folder, groups, slugs in (
-        (FeedKind.TOPIC, "topics", by_topic, topic_slugs),
-        (FeedKind.PROVIDER, "providers", by_provider, provider_slugs),
-    ):
-        for name in sorted(groups, key=slugs.__getitem__):
-            key = f"{folder}/{slugs[name]}"
-            feeds[key] = feed(key, kind, name, groups[name])
-    return feeds
 
 
 def _duplicate_problems(groups: Mapping[str, list[_Occurrence]]) -> list[Problem]:

@@ -156,7 +156,7 @@ def build(
         max_bytes=max_file_size,
         strict=strict,
         jobs=jobs,
-        cache_file=None if no_cache else cache.file_for(Path(cache_dir), Path(content_dir)),
+        cache_dir=None if no_cache else Path(cache_dir),
     )
     site = Site(base_url=base_url, title=title)
     with _user_errors(), _progress(content_dir) as progress:
@@ -171,7 +171,7 @@ def build(
     )
     click.echo(
         f"{_count(len(report.content.articles), 'article')}, "
-        f"{_count(len(catalog.entries), 'entry', 'entries')}"
+        f"{_count(catalog.entry_count, 'entry', 'entries')}"
         f"{withheld}; {_count(len(catalog.feeds), 'feed')} in {out}: "
         f"{_count(report.written, 'file')} written, {report.unchanged} unchanged"
         + (f", {report.removed} removed" if report.removed else "")

@@ -55,13 +55,9 @@ def file_name(path: str) -> str:
 def render(catalog: Catalog, path: str, site: Site) -> Document:
     """The document at `path`; raises `FeedNotFoundError` for any other path."""
     if path in (INDEX_PATH, "/index.html"):
-        return Document(
-            INDEX_PATH, pages.index_html(catalog, site), MEDIA_TYPES["html"], pages.newest_entry(catalog)
-        )
+        return Document(INDEX_PATH, pages.index_html(catalog, site), MEDIA_TYPES["html"], catalog.newest)
     if path == OPML_PATH:
-        return Document(
-            path, pages.feeds_opml(catalog, site), MEDIA_TYPES["opml"], pages.newest_entry(catalog)
-        )
+        return Document(path, pages.feeds_opml(catalog, site), MEDIA_TYPES["opml"], catalog.newest)
     key, dot, format = path.lstrip("/").rpartition(".")
     feed = catalog.feeds.get(key) if dot and format in FORMATS else None
     if feed is None:

@@ -174,7 +174,7 @@ class LiveCatalog:
             log.info(
                 "content reloaded: %d files parsed again, %d entries, %d feeds",
                 self._loader.parsed_last,
-                len(catalog.entries),
+                catalog.entry_count,
                 len(catalog.feeds),
             )
         self._pending = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime
 from email.utils import format_datetime
 
 import jinja2
@@ -36,7 +35,7 @@ td.count { text-align: right; }
 </head>
 <body>
 <h1>{{ site.title }}</h1>
-<p>{{ count(catalog.entries|length, "entry", "entries") }} in {{ count(catalog.feeds|length, "feed", "feeds") }}, each as RSS 2.0 and Atom 1.0.
+<p>{{ count(catalog.entry_count, "entry", "entries") }} in {{ count(catalog.feeds|length, "feed", "feeds") }}, each as RSS 2.0 and Atom 1.0.
 Subscribe to one below, or import <a href="{{ site.url('/feeds.opml') }}">feeds.opml</a> into your feed reader.</p>
 {% if catalog.withheld %}
 <p class="withheld">{{ catalog.withheld }} {{ "entry is" if catalog.withheld == 1 else "entries are" }} withheld as unpublished drafts.</p>
@@ -82,9 +81,8 @@ def feeds_opml(catalog: Catalog, site: Site) -> bytes:
     opml = ET.Element("opml", version="2.0")
     head = ET.SubElement(opml, "head")
     ET.SubElement(head, "title").text = f"{site.title}: feeds"
-    newest = newest_entry(catalog)
-    if newest is not None:
-        ET.SubElement(head, "dateModified").text = format_datetime(newest)
+    if catalog.newest is not None:
+        ET.SubElement(head, "dateModified").text = format_datetime(catalog.newest)
     ET.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = ET.SubElement(opml, "body")
     for kind, heading in _SECTIONS:
@@ -103,8 +101,3 @@ def feeds_opml(catalog: Catalog, site: Site) -> bytes:
             )
     ET.indent(opml)
     return bytes(ET.tostring(opml, encoding="utf-8", xml_declaration=True)) + b"\n"
-
-
-def newest_entry(catalog: Catalog) -> datetime | None:
-    """Time of the newest published entry, or None when there is none."""
-    return catalog.entries[0].updated if catalog.entries else None

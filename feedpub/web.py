@@ -160,7 +160,7 @@ def healthz() -> Response:
     response = jsonify(
         status="ok",
         files=snapshot.files,
-        entries=len(catalog.entries),
+        entries=catalog.entry_count,
         feeds=len(catalog.feeds),
         withheld=catalog.withheld,
         problems=[

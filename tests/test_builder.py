@@ -3,6 +3,7 @@ parallel work, and builds that equal a build from scratch."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -17,12 +18,16 @@ SITE = Site("https://feeds.example.org")
 
 
 @pytest.fixture
-def cache_file(tmp_path: Path) -> Path:
-    return tmp_path / "cache" / "content.cache"
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
 
 
-def _build(content_dir: Path, out: Path, cache_file: Path | None, **options) -> builder.Report:
-    return builder.build(content_dir, out, SITE, builder.Options(cache_file=cache_file, **options))
+def _build(content_dir: Path, out: Path, cache_dir: Path | None, **options) -> builder.Report:
+    return builder.build(content_dir, out, SITE, builder.Options(cache_dir=cache_dir, **options))
+
+
+def _cache_files(cache_dir: Path) -> list[Path]:
+    return sorted(path for path in cache_dir.rglob("*") if path.is_file())
 
 
 def _tree(out: Path) -> dict[str, bytes]:
@@ -41,24 +46,24 @@ def _write_many(write_article, count: int) -> None:
 
 
 def test_rebuild_parses_nothing_and_renders_only_the_index_and_opml(
-    content_dir, write_article, tmp_path, cache_file
+    content_dir, write_article, tmp_path, cache_dir
 ):
     _write_many(write_article, 12)
     out = tmp_path / "out"
-    first = _build(content_dir, out, cache_file)
+    first = _build(content_dir, out, cache_dir)
     assert (first.parsed, first.written) == (12, first.rendered)
-    again = _build(content_dir, out, cache_file)
+    again = _build(content_dir, out, cache_dir)
     assert again.parsed == 0
     assert again.rendered == 2  # index.html and feeds.opml, always rendered
     assert again.written == 0
 
 
 def test_one_changed_file_parses_one_and_rewrites_only_its_feeds(
-    content_dir, write_article, tmp_path, cache_file
+    content_dir, write_article, tmp_path, cache_dir
 ):
     _write_many(write_article, 12)
     out = tmp_path / "out"
-    _build(content_dir, out, cache_file)
+    _build(content_dir, out, cache_dir)
     before = _tree(out)
     write_article(
         "n003.md",
@@ -67,7 +72,7 @@ def test_one_changed_file_parses_one_and_rewrites_only_its_feeds(
         topics=["Topic 3"],
         publishedDateTime="2024-05-04T03:00:00Z",
     )
-    report = _build(content_dir, out, cache_file)
+    report = _build(content_dir, out, cache_dir)
     assert report.parsed == 1
     changed = {name for name, body in _tree(out).items() if before.get(name) != body}
     assert changed == {
@@ -87,58 +92,59 @@ def _fresh_build(content_dir: Path, tmp_path: Path) -> Path:
     return out
 
 
-def test_touched_file_is_not_parsed_again(content_dir, write_article, tmp_path, cache_file):
+def test_touched_file_is_not_parsed_again(content_dir, write_article, tmp_path, cache_dir):
     path = write_article("a.md")
-    _build(content_dir, tmp_path / "out", cache_file)
+    _build(content_dir, tmp_path / "out", cache_dir)
     os.utime(path, ns=(1, 1))  # a fresh clone: new times, same bytes
-    assert _build(content_dir, tmp_path / "out", cache_file).parsed == 0
+    assert _build(content_dir, tmp_path / "out", cache_dir).parsed == 0
 
 
-def test_deleted_or_edited_output_file_is_written_again(content_dir, write_article, tmp_path, cache_file):
+def test_deleted_or_edited_output_file_is_written_again(content_dir, write_article, tmp_path, cache_dir):
     _write_many(write_article, 3)
     out = tmp_path / "out"
-    _build(content_dir, out, cache_file)
+    _build(content_dir, out, cache_dir)
     expected = _tree(out)
     (out / "topics" / "topic-1.rss").unlink()
     (out / "all.atom").write_bytes(b"vandalised")
-    report = _build(content_dir, out, cache_file)
+    report = _build(content_dir, out, cache_dir)
     assert report.written == 2
     assert _tree(out) == expected
 
 
-def test_other_base_url_renders_everything_again(content_dir, write_article, tmp_path, cache_file):
+def test_other_base_url_renders_everything_again(content_dir, write_article, tmp_path, cache_dir):
     _write_many(write_article, 3)
     out = tmp_path / "out"
-    _build(content_dir, out, cache_file)
+    _build(content_dir, out, cache_dir)
     report = builder.build(
-        content_dir, out, Site("https://elsewhere.example"), builder.Options(cache_file=cache_file)
+        content_dir, out, Site("https://elsewhere.example"), builder.Options(cache_dir=cache_dir)
     )
     assert report.unchanged == 0
     assert b"https://elsewhere.example/all.atom" in (out / "all.atom").read_bytes()
 
 
-def test_other_size_limit_parses_everything_again(content_dir, write_article, tmp_path, cache_file):
+def test_other_size_limit_parses_everything_again(content_dir, write_article, tmp_path, cache_dir):
     write_article("a.md", body="x" * 2000)
-    _build(content_dir, tmp_path / "out", cache_file)
-    report = _build(content_dir, tmp_path / "out", cache_file, max_bytes=1000)
+    _build(content_dir, tmp_path / "out", cache_dir)
+    report = _build(content_dir, tmp_path / "out", cache_dir, max_bytes=1000)
     assert report.parsed == 1
     assert [p.message for p in report.problems if "limit" in p.message]
 
 
-def test_corrupt_cache_is_ignored(content_dir, write_article, tmp_path, cache_file):
+def test_corrupt_cache_is_ignored(content_dir, write_article, tmp_path, cache_dir):
     _write_many(write_article, 3)
     out = tmp_path / "out"
-    _build(content_dir, out, cache_file)
-    data = cache_file.read_bytes()
-    cache_file.write_bytes(data[: len(data) // 2])  # a build killed while saving, say
-    report = _build(content_dir, out, cache_file)
+    _build(content_dir, out, cache_dir)
+    for path in _cache_files(cache_dir):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])  # a disk that filled up while saving, say
+    report = _build(content_dir, out, cache_dir)
     assert report.parsed == 3
     assert _tree(out) == _tree(_fresh_build(content_dir, tmp_path))
 
 
-def test_crafted_cache_cannot_run_code(content_dir, write_article, tmp_path, cache_file):
+def test_crafted_cache_cannot_run_code(content_dir, write_article, tmp_path, cache_dir):
     write_article("a.md")
-    _build(content_dir, tmp_path / "out", cache_file)
+    _build(content_dir, tmp_path / "out", cache_dir)
     marker = tmp_path / "pwned"
 
     class Exploit:
@@ -147,14 +153,24 @@ def test_crafted_cache_cannot_run_code(content_dir, write_article, tmp_path, cac
 
     # A valid header and checksum around a payload that would run a command.
     body = pickle.dumps(Exploit())
-    header = cache_file.read_bytes()[: len(cache._MAGIC) + 16]
-    import hashlib
-
     checksum = hashlib.blake2b(body, digest_size=32).digest()
-    cache_file.write_bytes(header + checksum + body)
-    assert cache.load(cache_file) == cache.CacheState()
-    assert _build(content_dir, tmp_path / "out", cache_file).parsed == 1
+    for path in _cache_files(cache_dir):
+        path.write_bytes(cache._HEADER + checksum + body)
+    assert _build(content_dir, tmp_path / "out", cache_dir).parsed == 1
     assert not marker.exists()
+
+
+def test_an_edit_rewrites_one_shard_of_the_cache(content_dir, write_article, tmp_path, cache_dir):
+    _write_many(write_article, 40)
+    _build(content_dir, tmp_path / "out", cache_dir)
+    shards = {
+        path: path.stat().st_mtime_ns for path in _cache_files(cache_dir) if path.name.startswith("files-")
+    }
+    assert len(shards) > 1
+    write_article("n007.md", title="Edited")
+    _build(content_dir, tmp_path / "out", cache_dir)
+    rewritten = [path for path, mtime in shards.items() if path.stat().st_mtime_ns != mtime]
+    assert len(rewritten) == 1
 
 
 def test_cache_never_lands_in_the_output_folder(content_dir, write_article, tmp_path, runner):
