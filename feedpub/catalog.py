@@ -103,15 +103,33 @@ def build(
     *,
     include_unpublished: bool = False,
     max_items: int = DEFAULT_MAX_ITEMS,
+    previous: Catalog | None = None,
 ) -> Catalog:
-    """Turn articles into the catalog of every feed."""
+    """Turn articles into the catalog of every feed.
+
+    Given the `previous` catalog of the same site, the work done for the
+    articles it already had (the very same objects, as a `Loader` keeps
+    them) is reused, and so is every entry whose sources did not change: the
+    server rebuilds its catalog after each edit this way.
+    """
+    before = previous._graph if previous is not None else None
+    known = before.by_article if before is not None else {}
+    by_article: dict[int, tuple[Article, list[_Occurrence]]] = {}
     by_id: dict[str, list[_Occurrence]] = {}
     # The stories (tuples of entry ids) each entry appears in: its related
     # coverage is the other entries of those stories.
     stories: dict[str, list[tuple[str, ...]]] = {}
     hidden: set[str] = set()
+    # Ids of entries whose occurrences are new, changed or gone since `previous`.
+    dirty: set[str] = set()
     for article in articles:
-        story = _occurrences(article)
+        reused = known.get(id(article))
+        if reused is not None and reused[0] is article:
+            story = reused[1]
+        else:
+            story = _occurrences(article)
+            dirty.update(o.id for o in story)
+        by_article[id(article)] = (article, story)
         if not (include_unpublished or article.is_published):
             hidden.update(o.id for o in story)
             continue
@@ -121,14 +139,34 @@ def build(
             stories.setdefault(occurrence.id, []).append(ids)
     for found in by_id.values():
         if len(found) > 1:
-            found.sort(key=lambda o: o.order)
+            found.sort(key=_Occurrence.order.fget)  # type: ignore[attr-defined]
+
+    for key, (article, story) in known.items():
+        if by_article.get(key, (None,))[0] is not article:
+            dirty.update(o.id for o in story)
 
     topic_names = _display_names(name for found in by_id.values() for o in found for name in o.topics)
     provider_names = _display_names(o.story.provider.name for found in by_id.values() for o in found)
     topic_slugs = assign_slugs(set(topic_names.values()), "topic")
     provider_slugs = assign_slugs(set(provider_names.values()), "provider")
-    graph = _Graph(by_id, stories, topic_names, provider_names, provider_slugs)
+    # Entries can be reused only if every name they show is still the same.
+    same_names = before is not None and (topic_names, provider_names, provider_slugs) == (
+        before.topic_names,
+        before.provider_names,
+        before.provider_slugs,
+    )
+    graph = _Graph(
+        by_id,
+        stories,
+        topic_names,
+        provider_names,
+        provider_slugs,
+        by_article,
+        before if same_names else None,
+        dirty,
+    )
     feeds = graph.feeds(topic_slugs, provider_slugs, max_items)
+    graph.forget_previous()  # or every catalog would keep all earlier ones alive
     problems = [
         *_duplicate_problems(by_id),
         *_slug_problems(by_id, topic_names, topic_slugs, "topic", lambda o: o.topics),
@@ -167,7 +205,13 @@ class _Graph:
         topic_names: Mapping[str, str],
         provider_names: Mapping[str, str],
         provider_slugs: Mapping[str, str],
+        by_article: dict[int, tuple[Article, list[_Occurrence]]],
+        previous: _Graph | None = None,
+        dirty: set[str] | None = None,
     ) -> None:
+        #: Each article's occurrences, by the article's identity (kept with
+        #: the article, so that the identity stays its own).
+        self.by_article = by_article
         self.by_id = by_id
         self.stories = stories
         self.topic_names = topic_names
@@ -186,6 +230,10 @@ class _Graph:
         self._entries: dict[str, Entry] = {}
         # Entry prints, for one set of file digests (one build).
         self._prints: dict[str, tuple[object, ...]] = {}
+        # A graph whose entries may be reused, and the ids of the entries
+        # whose occurrences changed since (their stories cannot be reused).
+        self._previous = previous
+        self._dirty = dirty or set()
 
     def topics_of(self, entry_id: str) -> tuple[str, ...]:
         """Display names of the entry's topics, sorted."""
@@ -229,12 +277,27 @@ class _Graph:
                 add(f"{folder}/{slugs[name]}", kind, name, groups[name])
         return feeds
 
+    def _touched(self, entry_id: str) -> bool:
+        """Whether the entry, or any entry of its stories, changed: its
+        fields come from its own winning occurrence, its related links from
+        theirs."""
+        dirty = self._dirty
+        return entry_id in dirty or any(other in dirty for ids in self.stories[entry_id] for other in ids)
+
+    def forget_previous(self) -> None:
+        self._previous = None
+
     def all_entries(self) -> tuple[Entry, ...]:
         return tuple(self.entry(entry_id) for entry_id in self.order)
 
     def entry(self, entry_id: str) -> Entry:
         """The entry, built once."""
         if entry_id in self._entries:
+            return self._entries[entry_id]
+        before = self._previous
+        if before is not None and entry_id in before._entries and not self._touched(entry_id):
+            # Made of the same occurrences, with the same names: the same entry.
+            self._entries[entry_id] = before._entries[entry_id]
             return self._entries[entry_id]
         story = self.by_id[entry_id][0].story
         provider = self.provider(story.provider)

@@ -136,6 +136,8 @@ class Loader:
         self.parsed_last = 0
         #: Whether the last `load` found any file added, changed or removed.
         self.changed = True
+        self._content: Content | None = None
+        self._walk_problems: list[Problem] = []
 
     def load(self, progress: Callable[[int], None] | None = None) -> Content:
         """Scan the folder and return its content; raises `ConfigError` if
@@ -163,7 +165,10 @@ class Loader:
         self.parsed_last = len(to_parse)
         self.changed = bool(to_parse) or files.keys() != self.state.keys()
         self.state = files
-        return _collect([state[2] for state in files.values()], walk_problems)
+        if self.changed or self._content is None or walk_problems != self._walk_problems:
+            self._content = _collect([state[2] for state in files.values()], walk_problems)
+            self._walk_problems = walk_problems
+        return self._content
 
 
 def _digest(root: Path, relpath: str, max_bytes: int) -> bytes:

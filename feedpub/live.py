@@ -44,31 +44,32 @@ MAX_SITES = 4
 
 @dataclass(frozen=True)
 class Rendered:
-    """A document ready to serve: bytes, their gzip form and validators."""
+    """A document ready to serve: bytes, their gzip form, and the header
+    values a response needs, all computed once."""
 
     body: bytes
     gzipped: bytes
-    media_type: str
+    #: ``Content-Type`` value, with the charset.
+    content_type: str
     #: Strong validator of `body`; the gzip form's is this with ``-gzip``.
     etag: str
     #: Time of the newest entry shown, if any.
     last_modified: datetime | None
+    #: `last_modified` as an HTTP date, for the header.
+    http_date: str | None
 
     @classmethod
     def of(cls, document: documents.Document) -> Rendered:
         """Compress and fingerprint a document, once."""
+        updated = document.updated
         return cls(
             body=document.body,
             gzipped=gzip.compress(document.body, compresslevel=6, mtime=0),
-            media_type=document.media_type,
+            content_type=f"{document.media_type}; charset=utf-8",
             etag=hashlib.blake2b(document.body, digest_size=16).hexdigest(),
-            last_modified=document.updated,
+            last_modified=updated,
+            http_date=format_datetime(updated, usegmt=True) if updated else None,
         )
-
-    @property
-    def http_date(self) -> str | None:
-        """Last-Modified as an HTTP date."""
-        return format_datetime(self.last_modified, usegmt=True) if self.last_modified else None
 
 
 @dataclass(eq=False)
@@ -158,7 +159,10 @@ class LiveCatalog:
             return None  # nothing added, changed or removed
         self._pending = True
         catalog = catalogs.build(
-            loaded.articles, include_unpublished=self.include_unpublished, max_items=self.max_items
+            loaded.articles,
+            include_unpublished=self.include_unpublished,
+            max_items=self.max_items,
+            previous=previous.catalog if previous is not None else None,
         )
         problems = loaded.problems + catalog.problems
         known = set(previous.problems) if previous else set()

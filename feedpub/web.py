@@ -17,6 +17,7 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 from werkzeug.exceptions import BadRequest
+from werkzeug.http import is_resource_modified
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -25,7 +26,6 @@ from feedpub import content
 from feedpub.errors import ConfigError
 from feedpub.errors import FeedNotFoundError
 from feedpub.live import LiveCatalog
-from feedpub.live import Rendered
 from feedpub.model import Site
 from feedpub.urls import base_url as parse_base_url
 
@@ -60,6 +60,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         site_title=settings["TITLE"],
     )
     app.config.update(settings)
+    app.config["CACHE_CONTROL"] = f"public, max-age={settings['CACHE_MAX_AGE']}"
+    app.extensions["feedpub.sites"] = {}
     if settings["PROXY_FIX"]:
         hops = settings["PROXY_FIX"]
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -119,37 +121,51 @@ def _number(value: Any, kind: type, low: float) -> Any:
 
 def _site() -> Site:
     """The base URL configured, or else the one the request came to."""
+    sites: dict[str | None, Site] = current_app.extensions["feedpub.sites"]
     configured = current_app.config["BASE_URL"]
-    if configured:
-        return Site(configured, title=current_app.config["TITLE"])
-    try:
-        return Site(parse_base_url(request.host_url), title=current_app.config["TITLE"])
-    except ValueError:
-        raise BadRequest("invalid Host header") from None
+    host_url = None if configured else request.host_url
+    site = sites.get(host_url)
+    if site is None:
+        try:
+            site = Site(configured or parse_base_url(host_url or ""), title=current_app.config["TITLE"])
+        except ValueError:
+            raise BadRequest("invalid Host header") from None
+        if len(sites) >= MAX_HOSTS:  # Host headers are the client's to choose
+            sites.clear()
+        sites[host_url] = site
+    return site
+
+
+#: Hosts whose base URL is remembered between requests.
+MAX_HOSTS = 64
 
 
 def document(path: str) -> BaseResponse:
-    """Any document of the URL space, with validators, caching and gzip."""
+    """Any document of the URL space, with validators, caching and gzip.
+
+    Polling readers make this the hot path: everything but the choice of
+    encoding and the validator check is computed once per document."""
     live = get_live_catalog()
     rendered = live.document(live.snapshot(), "/" + path, _site())
-    return _respond(rendered)
-
-
-def _respond(rendered: Rendered) -> BaseResponse:
-    gzipped = request.accept_encodings["gzip"] > 0  # quality 0 when not listed
-    response = Response(
-        rendered.gzipped if gzipped else rendered.body,
-        content_type=f"{rendered.media_type}; charset=utf-8",
-    )
-    headers = response.headers
+    environ = request.environ
+    # Parse Accept-Encoding only when it can say gzip at all.
+    gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and request.accept_encodings["gzip"] > 0
+    etag = f'"{rendered.etag}-gzip"' if gzipped else f'"{rendered.etag}"'
+    headers = [
+        ("Vary", "Accept-Encoding"),
+        ("Cache-Control", current_app.config["CACHE_CONTROL"]),
+        ("ETag", etag),
+    ]
+    if rendered.http_date is not None:
+        headers.append(("Last-Modified", rendered.http_date))
+    if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
+        environ, etag=etag.strip('"'), last_modified=rendered.last_modified
+    ):
+        return Response(status=304, headers=headers)
+    headers.append(("Content-Type", rendered.content_type))
     if gzipped:
-        headers["Content-Encoding"] = "gzip"
-    headers["Vary"] = "Accept-Encoding"
-    headers["Cache-Control"] = f"public, max-age={current_app.config['CACHE_MAX_AGE']}"
-    response.set_etag(rendered.etag + "-gzip" if gzipped else rendered.etag)
-    if rendered.last_modified is not None:
-        response.last_modified = rendered.last_modified
-    return response.make_conditional(request)
+        headers.append(("Content-Encoding", "gzip"))
+    return Response(rendered.gzipped if gzipped else rendered.body, headers=headers)
 
 
 def healthz() -> Response:

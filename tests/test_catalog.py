@@ -337,3 +337,78 @@ def test_only_http_urls_reach_the_catalog(content_dir: Path, write_article: Call
     urls += [link.url for entry in catalog.entries for link in entry.related]
     assert len(urls) == 6
     assert all(url.startswith(("http://", "https://")) for url in urls)
+
+
+# -- rebuilding from a previous catalog (the server after an edit) ----------------
+
+
+def _story(number: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "title": f"Story {number}",
+        "provider": {"name": f"Outlet {number % 3}"},
+        "topics": [f"Topic {number % 4}"],
+        "publishedDateTime": f"2024-05-{1 + number % 27:02}T{number % 24:02}:00:00Z",
+        "related": [related(f"r{number}-{n}", f"Wire{(number + n) % 5}") for n in range(2)],
+        **fields,
+    }
+
+
+def _same_catalog(a: Catalog, b: Catalog) -> None:
+    assert list(a.feeds) == list(b.feeds)
+    for key in a.feeds:
+        assert a.feeds[key] == b.feeds[key], key
+    assert a.entries == b.entries
+    assert (a.entry_count, a.newest, a.withheld, a.problems) == (
+        b.entry_count,
+        b.newest,
+        b.withheld,
+        b.problems,
+    )
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "title",  # one entry's text
+        "date",  # its place in every feed
+        "related",  # another story's coverage now includes an entry of this one
+        "provider",  # a new provider, so a new feed
+        "spelling",  # a provider spelt differently: display names change everywhere
+        "remove",
+        "remove-shared",  # another story's version of an entry wins again
+        "add",
+        "draft",
+    ],
+)
+def test_building_on_the_previous_catalog_equals_building_afresh(
+    content_dir: Path, write_article: Callable[..., Path], edit: str
+) -> None:
+    for number in range(12):
+        write_article(f"s{number:02}.md", **_story(number))
+    # Sorts first, so its version of story 2's first related item wins.
+    write_article("a-shared.md", **_story(50, related=[related("r2-0", "Wire2", title="Shared version")]))
+    loader = content.Loader(content_dir)
+    first = catalogs.build(loader.load().articles, max_items=5)
+    first.entries  # noqa: B018 - build every entry, as a server answering requests would
+    changes = {
+        "title": ("s03.md", _story(3, title="Story 3, corrected")),
+        "date": ("s04.md", _story(4, publishedDateTime="2030-01-01T00:00:00Z")),
+        "related": ("s05.md", _story(5, related=[related("r6-0", "Wire1", title="Story 5's version")])),
+        "provider": ("s06.md", _story(6, provider={"name": "Brand New Outlet"})),
+        "spelling": ("s07.md", _story(7, provider={"name": "OUTLET 1"})),
+        "remove": ("s08.md", None),
+        "remove-shared": ("a-shared.md", None),
+        "add": ("s99.md", _story(99)),
+        "draft": ("s09.md", _story(9, published=False)),
+    }
+    name, fields = changes[edit]
+    if fields is None:
+        (content_dir / name).unlink()
+    else:
+        write_article(name, **fields)
+    if edit == "spelling":  # make the new spelling the most frequent one
+        write_article("s10.md", **_story(10, provider={"name": "OUTLET 1"}))
+    articles = loader.load().articles
+    incremental = catalogs.build(articles, max_items=5, previous=first)
+    afresh = catalogs.build(content.load(content_dir).articles, max_items=5)
+    _same_catalog(incremental, afresh)
