@@ -9,14 +9,13 @@ unchanged, is neither rendered nor written again.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedgen import version as feedgen_version
+from feedgen import version as feedgen_version  # a tiny module: feedgen itself is not imported
 
 from feedpub import cache
 from feedpub import catalog as catalogs
@@ -73,29 +72,36 @@ def build(
     on_problems: Callable[[tuple[Problem, ...]], None] | None = None,
 ) -> Report:
     """Build the URL space of `content_dir` into `out`."""
-    # The build allocates a few hundred thousand objects that all live to the
-    # end; the cyclic collector would walk them again and again for nothing.
-    gc.disable()
-    try:
-        return _build(Path(content_dir), Path(out), site, options, progress, on_problems)
-    finally:
-        gc.enable()
-
-
-def _build(
-    content_dir: Path,
-    out: Path,
-    site: Site,
-    options: Options,
-    progress: Callable[[int], None] | None,
-    on_problems: Callable[[tuple[Problem, ...]], None] | None,
-) -> Report:
+    content_dir, out = Path(content_dir), Path(out)
     build_cache = (
         cache.BuildCache(options.cache_dir, content_dir, options.max_bytes) if options.cache_dir else None
     )
     known = build_cache.load_files() if build_cache else {}
     loader = content.Loader(content_dir, max_bytes=options.max_bytes, jobs=options.jobs, state=known)
     loaded = loader.load(progress)
+    saving = None
+    changed = {path for path, state in loader.state.items() if known.get(path) is not state}
+    changed |= known.keys() - loader.state.keys()
+    if build_cache is not None and changed:
+        # Saving the parse results takes half a second on a large site after
+        # a cold build: a forked child does it while this process renders.
+        saving = parallel.Background(build_cache.save_files, loader.state, changed)
+    try:
+        return _publish(loaded, loader, out, site, options, build_cache, on_problems)
+    finally:
+        if saving is not None:
+            saving.wait()
+
+
+def _publish(
+    loaded: content.Content,
+    loader: content.Loader,
+    out: Path,
+    site: Site,
+    options: Options,
+    build_cache: cache.BuildCache | None,
+    on_problems: Callable[[tuple[Problem, ...]], None] | None,
+) -> Report:
     catalog = catalogs.build(
         loaded.articles, include_unpublished=options.include_unpublished, max_items=options.max_items
     )
@@ -119,8 +125,6 @@ def _build(
     written = output.write(out, rendered, keep=[documents.file_name(path) for path in current])
 
     if build_cache is not None:
-        changed = {path for path, state in loader.state.items() if known.get(path) is not state}
-        build_cache.save_files(loader.state, changed | (known.keys() - loader.state.keys()))
         build_cache.save_manifest(
             out,
             {path: (fingerprints[path], *_stat(out / documents.file_name(path))) for path in fingerprints},
@@ -152,13 +156,12 @@ _CODE = hashlib.blake2b(
 
 
 def _fingerprint(catalog: Catalog, path: str, site: Site, digests: dict[str, bytes]) -> bytes:
-    """What a document's bytes depend on; empty for the index and OPML, which
-    depend on every feed and are always rendered (they are cheap)."""
+    """What a document's bytes depend on: for a feed, its entries' sources;
+    for the index and the OPML list, what they show of every feed."""
     key = path.lstrip("/").rpartition(".")[0]
-    if key not in catalog.feeds:
-        return b""
-    data = pickle.dumps((path, site), protocol=pickle.HIGHEST_PROTOCOL)
-    return hashlib.blake2b(data + catalog.fingerprint(key, digests) + _CODE, digest_size=16).digest()
+    data = catalog.fingerprint(key, digests) if key in catalog.feeds else catalog.overview_fingerprint()
+    settings = pickle.dumps((path, site), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.blake2b(settings + data + _CODE, digest_size=16).digest()
 
 
 def _is_current(

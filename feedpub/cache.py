@@ -22,6 +22,7 @@ import io
 import os
 import pickle
 import tempfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ from typing import Any
 from feedpub import content
 from feedpub import model
 
-_MAGIC = b"feedpub-cache 2\n"
-_CHECKSUM_SIZE = 32
+_MAGIC = b"feedpub-cache 3\n"
+_CHECKSUM_SIZE = 4
 #: Shards of the loader state; a one-file edit rewrites one of them.
 SHARDS = 16
 
@@ -104,6 +105,13 @@ def _code_version() -> bytes:
 _HEADER = _MAGIC + _code_version()
 
 
+def _checksum(body: bytes) -> bytes:
+    """CRC-32 finds what can go wrong with a file (a truncated write, a bad
+    block) at a quarter of a cryptographic hash's cost; crafted files are
+    the restricted unpickler's business."""
+    return zlib.crc32(body).to_bytes(_CHECKSUM_SIZE, "big")
+
+
 def _read(path: Path) -> object:
     """The object stored at `path`, or None if it is missing or unusable."""
     try:
@@ -112,7 +120,7 @@ def _read(path: Path) -> object:
         return None
     body = data[len(_HEADER) + _CHECKSUM_SIZE :]
     checksum = data[len(_HEADER) : len(_HEADER) + _CHECKSUM_SIZE]
-    if not data.startswith(_HEADER) or hashlib.blake2b(body, digest_size=_CHECKSUM_SIZE).digest() != checksum:
+    if not data.startswith(_HEADER) or _checksum(body) != checksum:
         return None
     try:
         return _RestrictedUnpickler(io.BytesIO(body)).load()
@@ -124,7 +132,7 @@ def _write(path: Path, value: object) -> None:
     """Write atomically; a cache that cannot be written is skipped (the next
     build is slower, not wrong)."""
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    checksum = hashlib.blake2b(body, digest_size=_CHECKSUM_SIZE).digest()
+    checksum = _checksum(body)
     temp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

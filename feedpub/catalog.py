@@ -14,6 +14,7 @@ import pickle
 from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -29,7 +30,6 @@ from feedpub.model import Problem
 from feedpub.model import Provider
 from feedpub.model import Severity
 from feedpub.urls import assign_slugs
-from feedpub.urls import canonical_url
 from feedpub.urls import slugify
 
 #: Entries per feed unless configured otherwise.
@@ -72,10 +72,51 @@ class Catalog:
         the content files (by path) it comes from: equal fingerprints mean
         equal feeds, without building a single entry."""
         assert self._graph is not None
-        feed = self.feeds[key]
-        prints = [self._graph.entry_print(entry_id, digests) for entry_id in self._graph.feed_ids[key]]
-        data = pickle.dumps((key, feed.kind.value, feed.name, prints), protocol=pickle.HIGHEST_PROTOCOL)
-        return hashlib.blake2b(data, digest_size=16).digest()
+        kind, name, shown, _, _ = self._graph.specs[key]
+        prints = [self._graph.entry_print(entry_id, digests) for entry_id in shown]
+        return _digest((key, kind.value, name, prints))
+
+    def overview_fingerprint(self) -> bytes:
+        """A digest of what the index page and the OPML list show of every
+        feed (its name, size and newest date), again without building entries."""
+        assert self._graph is not None
+        specs = [
+            (key, kind.value, name, total, updated)
+            for key, (kind, name, _, total, updated) in self._graph.specs.items()
+        ]
+        return _digest((specs, self.entry_count, self.newest, self.withheld))
+
+
+def _digest(value: object) -> bytes:
+    return hashlib.blake2b(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).digest()
+
+
+class _Feeds(Mapping[str, Feed]):
+    """The feeds of a catalog, each built on first access: a rebuild that
+    renders three feeds builds the entries of three feeds."""
+
+    def __init__(self, graph: _Graph) -> None:
+        self._graph = graph
+        self._built: dict[str, Feed] = {}
+
+    def __getitem__(self, key: str) -> Feed:
+        feed = self._built.get(key)
+        if feed is None:
+            kind, name, shown, total, updated = self._graph.specs[key]
+            entries = tuple(self._graph.entry(entry_id) for entry_id in shown)
+            feed = self._built[key] = Feed(
+                key=key, kind=kind, name=name, entries=entries, total=total, updated=updated
+            )
+        return feed
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._graph.specs  # Mapping's own would build the feed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._graph.specs)
+
+    def __len__(self) -> int:
+        return len(self._graph.specs)
 
 
 class _Occurrence:
@@ -165,8 +206,15 @@ def build(
         before if same_names else None,
         dirty,
     )
-    feeds = graph.feeds(topic_slugs, provider_slugs, max_items)
-    graph.forget_previous()  # or every catalog would keep all earlier ones alive
+    graph.group(topic_slugs, provider_slugs, max_items)
+    feeds = _Feeds(graph)
+    if before is not None:
+        # Build every feed now, while the previous entries can be reused;
+        # then let go of the previous graph, or every catalog would keep
+        # all earlier ones alive.
+        for feed_key in feeds:
+            feeds[feed_key]
+        graph.forget_previous()
     problems = [
         *_duplicate_problems(by_id),
         *_slug_problems(by_id, topic_names, topic_slugs, "topic", lambda o: o.topics),
@@ -186,10 +234,10 @@ def build(
 
 def _occurrences(article: Article) -> list[_Occurrence]:
     """The article and its related items, each with the topics it files under."""
-    found = [_Occurrence(canonical_url(article.url), article, 0, 0, article.topics)]
+    found = [_Occurrence(article.id, article, 0, 0, article.topics)]
     for index, item in enumerate(article.related, start=1):
         topics = article.topics if not item.topics else tuple(dict.fromkeys(article.topics + item.topics))
-        found.append(_Occurrence(canonical_url(item.url), item, 1, index, topics))
+        found.append(_Occurrence(item.id, item, 1, index, topics))
     return found
 
 
@@ -219,11 +267,13 @@ class _Graph:
         self.provider_slugs = provider_slugs
         # Newest first, entries published at the same time in id order (the
         # sort is stable, also in reverse).
-        self.order = sorted(by_id)
-        self.order.sort(key=lambda entry_id: by_id[entry_id][0].story.published, reverse=True)
+        published = {entry_id: found[0].story.published for entry_id, found in by_id.items()}
+        self.order = sorted(published)
+        self.order.sort(key=published.__getitem__, reverse=True)
         self.rank = {entry_id: position for position, entry_id in enumerate(self.order)}
-        #: Ids of the entries each feed shows, by feed key.
-        self.feed_ids: dict[str, list[str]] = {}
+        #: Per feed key: kind, name, ids of the entries shown, how many
+        #: entries it has in all, and the newest one's time.
+        self.specs: dict[str, tuple[FeedKind, str, list[str], int, datetime | None]] = {}
         self._topics: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._providers: dict[tuple[str, str], Provider] = {}
         self._links: dict[str, Link] = {}
@@ -249,9 +299,11 @@ class _Graph:
         others = {other for ids in self.stories[entry_id] for other in ids if other != entry_id}
         return sorted(others, key=self.rank.__getitem__)[:MAX_RELATED_LINKS]
 
-    def feeds(
+    def group(
         self, topic_slugs: Mapping[str, str], provider_slugs: Mapping[str, str], max_items: int
-    ) -> dict[str, Feed]:
+    ) -> None:
+        """Work out every feed: its kind, name, shown entry ids, size and
+        newest date, in URL-space order, into `specs`."""
         by_topic: dict[str, list[str]] = {}
         by_provider: dict[str, list[str]] = {}
         for entry_id in self.order:  # newest first, so every group is too
@@ -260,13 +312,9 @@ class _Graph:
             provider = self.provider_names[self.by_id[entry_id][0].story.provider.name]
             by_provider.setdefault(provider, []).append(entry_id)
 
-        feeds: dict[str, Feed] = {}
-
         def add(key: str, kind: FeedKind, name: str, group: list[str]) -> None:
-            shown = group[:max_items]
-            self.feed_ids[key] = shown
-            entries = tuple(self.entry(entry_id) for entry_id in shown)
-            feeds[key] = Feed(key=key, kind=kind, name=name, entries=entries, total=len(group))
+            updated = self.by_id[group[0]][0].story.published if group else None
+            self.specs[key] = (kind, name, group[:max_items], len(group), updated)
 
         add("all", FeedKind.ALL, "", self.order)
         for kind, folder, groups, slugs in (
@@ -275,7 +323,6 @@ class _Graph:
         ):
             for name in sorted(groups, key=slugs.__getitem__):
                 add(f"{folder}/{slugs[name]}", kind, name, groups[name])
-        return feeds
 
     def _touched(self, entry_id: str) -> bool:
         """Whether the entry, or any entry of its stories, changed: its
@@ -335,21 +382,24 @@ class _Graph:
         the catalog gave its topics and provider. Equal prints, equal entries."""
         if entry_id in self._prints:
             return self._prints[entry_id]
-        winner = self.by_id[entry_id][0]
-        provider = self.provider_names[winner.story.provider.name]
-        related = []
-        for other in self.related_ids(entry_id):
-            source = self.by_id[other][0]
-            related.append((other, digests[source.story.path], source.index))
+        by_id, names = self.by_id, self.provider_names
+        winner = by_id[entry_id][0]
+        provider = names[winner.story.provider.name]
+        # Every entry of its stories, unsorted and untruncated: a superset of
+        # what decides its related links (their dates are in their files).
+        stories = tuple(
+            (other, digests[source.story.path], source.index, names[source.story.provider.name])
+            for ids in self.stories[entry_id]
+            for other in ids
+            for source in (by_id[other][0],)
+        )
         print_ = self._prints[entry_id] = (
-            entry_id,
             digests[winner.story.path],
             winner.index,
             self.topics_of(entry_id),
             provider,
             self.provider_slugs[provider],
-            tuple(related),
-            tuple(self.provider_names[self.by_id[other][0].story.provider.name] for other, _, _ in related),
+            stories,
         )
         return print_
 

@@ -36,6 +36,7 @@ from feedpub.model import Problem
 from feedpub.model import Provider
 from feedpub.model import Severity
 from feedpub.urls import MAX_URL_LENGTH
+from feedpub.urls import canonical_url
 from feedpub.urls import http_url
 
 try:
@@ -144,26 +145,31 @@ class Loader:
         the folder itself cannot be read."""
         found, walk_problems = _scan(self.root)
         files: dict[str, FileState] = {}
-        to_parse: list[tuple[str, _Signature, bytes]] = []
+        to_read: list[tuple[str, _Signature]] = []
         for relpath, signature in found:
             known = self.state.get(relpath)
             if known is not None and known[0] == signature:
                 files[relpath] = known
-                continue
-            digest = _digest(self.root, relpath, self.max_bytes)
-            if known is not None and digest and known[1] == digest:
-                files[relpath] = (signature, digest, known[2])
             else:
-                to_parse.append((relpath, signature, digest))
+                to_read.append((relpath, signature))
         if progress is not None:
-            progress(len(found) - len(to_parse))
-        parsed = _parse_files(self.root, [relpath for relpath, _, _ in to_parse], self.max_bytes, self.jobs)
-        for (relpath, signature, digest), result in zip(to_parse, parsed, strict=True):
+            progress(len(found) - len(to_read))
+        # A file with a new signature may still hold the same bytes (a
+        # fresh clone, a touch): the reader skips parsing it again.
+        known_digests = {relpath: self.state[relpath][1] for relpath, _ in to_read if relpath in self.state}
+        results = _read_files_in(
+            self.root, [relpath for relpath, _ in to_read], self.max_bytes, self.jobs, known_digests
+        )
+        self.parsed_last = 0
+        for (relpath, signature), (digest, result) in zip(to_read, results, strict=True):
+            if result is None:
+                result = self.state[relpath][2]
+            else:
+                self.parsed_last += 1
             files[relpath] = (signature, digest, result)
             if progress is not None:
                 progress(1)
-        self.parsed_last = len(to_parse)
-        self.changed = bool(to_parse) or files.keys() != self.state.keys()
+        self.changed = self.parsed_last > 0 or files.keys() != self.state.keys()
         self.state = files
         if self.changed or self._content is None or walk_problems != self._walk_problems:
             self._content = _collect([state[2] for state in files.values()], walk_problems)
@@ -171,24 +177,35 @@ class Loader:
         return self._content
 
 
-def _digest(root: Path, relpath: str, max_bytes: int) -> bytes:
-    """A hash of the file's bytes; empty if it cannot be read."""
-    try:
-        return hashlib.blake2b(_read(root, relpath, max_bytes), digest_size=16).digest()
-    except (OSError, _FileRefused):
-        return b""
+# What reading one file gives: its digest, and its parse result unless the
+# digest was already known (None: parse result unchanged).
+_ReadResult = tuple[bytes, "ParsedFile | None"]
 
 
-def _parse_files(root: Path, relpaths: list[str], max_bytes: int, jobs: int) -> Iterator[ParsedFile]:
-    """Parse files, in `jobs` processes when there are many."""
+def _read_files_in(
+    root: Path, relpaths: list[str], max_bytes: int, jobs: int, known_digests: dict[str, bytes]
+) -> Iterator[_ReadResult]:
+    """Read, hash and parse files, in `jobs` processes when there are many."""
+    job = (root, max_bytes, known_digests)
     if jobs > 1 and len(relpaths) >= PARALLEL_FROM:
-        return parallel.map_chunks(_read_files, relpaths, jobs, (root, max_bytes))
-    return (read_file(root, relpath, max_bytes) for relpath in relpaths)
+        return parallel.map_chunks(_read_files, relpaths, jobs, job)
+    return iter(_read_files(relpaths, job))
 
 
-def _read_files(relpaths: list[str], where: tuple[Path, int]) -> list[ParsedFile]:
-    root, max_bytes = where
-    return [read_file(root, relpath, max_bytes) for relpath in relpaths]
+def _read_files(relpaths: list[str], job: tuple[Path, int, dict[str, bytes]]) -> list[_ReadResult]:
+    root, max_bytes, known_digests = job
+    results: list[_ReadResult] = []
+    for relpath in relpaths:
+        try:
+            data = _read(root, relpath, max_bytes)
+        except (_FileRefused, OSError) as exc:
+            reason = exc.message if isinstance(exc, _FileRefused) else f"cannot read file: {_reason(exc)}"
+            results.append((b"", ParsedFile(relpath, None, (Problem(relpath, None, reason),))))
+            continue
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        unchanged = known_digests.get(relpath) == digest
+        results.append((digest, None if unchanged else parse(relpath, data, max_bytes=max_bytes)))
+    return results
 
 
 def load(root: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Content:
@@ -275,13 +292,9 @@ def _reason(exc: BaseException) -> str:
 
 def read_file(root: Path, relpath: str, max_bytes: int = MAX_FILE_BYTES) -> ParsedFile:
     """Read and parse one file; any failure becomes a problem."""
-    try:
-        data = _read(root, relpath, max_bytes)
-    except _FileRefused as refused:
-        return ParsedFile(relpath, None, (Problem(relpath, None, refused.message),))
-    except OSError as exc:
-        return ParsedFile(relpath, None, (Problem(relpath, None, f"cannot read file: {_reason(exc)}"),))
-    return parse(relpath, data, max_bytes=max_bytes)
+    _, parsed = _read_files([relpath], (root, max_bytes, {}))[0]
+    assert parsed is not None  # with no digest known, every file is parsed
+    return parsed
 
 
 # Never follow a link the scan did not check, never wait on a FIFO.
@@ -638,10 +651,12 @@ class _Reader:
         """One article, or one related item when `parent` is given."""
         is_published = self.published(fields, prefix) if parent is None else parent.is_published
         related: tuple[Article, ...] = ()
+        url = self.url(fields, prefix + "sourceUrl")
         article = Article(
             path=self.relpath,
             title=self.text(fields, prefix + "title", required=True),
-            url=self.url(fields, prefix + "sourceUrl"),
+            url=url,
+            id=canonical_url(url),
             published=self.date(fields, prefix + "publishedDateTime"),
             provider=self.provider(fields, prefix + "provider"),
             excerpt=self.text(fields, prefix + "excerpt", limit=MAX_EXCERPT_CHARS, one_line=False),

@@ -9,21 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from feedpub import feeds
-from feedpub import pages
 from feedpub.catalog import Catalog
 from feedpub.errors import FeedNotFoundError
 from feedpub.model import FORMATS
+from feedpub.model import MEDIA_TYPES
 from feedpub.model import Site
 
 INDEX_PATH = "/"
 OPML_PATH = "/feeds.opml"
-
-MEDIA_TYPES = {
-    **feeds.MEDIA_TYPES,
-    "opml": "text/x-opml",
-    "html": "text/html",
-}
 
 
 @dataclass(frozen=True)
@@ -42,9 +35,7 @@ class Document:
 
 def paths(catalog: Catalog) -> tuple[str, ...]:
     """Every path of the URL space, index and OPML first."""
-    return (INDEX_PATH, OPML_PATH) + tuple(
-        feed.path(format) for feed in catalog.feeds.values() for format in FORMATS
-    )
+    return (INDEX_PATH, OPML_PATH) + tuple(f"/{key}.{format}" for key in catalog.feeds for format in FORMATS)
 
 
 def file_name(path: str) -> str:
@@ -54,6 +45,11 @@ def file_name(path: str) -> str:
 
 def render(catalog: Catalog, path: str, site: Site) -> Document:
     """The document at `path`; raises `FeedNotFoundError` for any other path."""
+    # Imported here: feedgen, lxml and Jinja take a tenth of a second to
+    # import, which a rebuild with nothing to render should not pay.
+    from feedpub import feeds
+    from feedpub import pages
+
     if path in (INDEX_PATH, "/index.html"):
         return Document(INDEX_PATH, pages.index_html(catalog, site), MEDIA_TYPES["html"], catalog.newest)
     if path == OPML_PATH:

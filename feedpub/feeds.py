@@ -30,6 +30,7 @@ from feedgen.util import xml_elem
 from lxml.etree import _Element
 
 from feedpub.errors import FeedpubError
+from feedpub.model import MEDIA_TYPES
 from feedpub.model import Entry
 from feedpub.model import Feed
 from feedpub.model import Site
@@ -38,7 +39,6 @@ from feedpub.urls import http_url
 #: ``updated`` of a feed without entries: fixed, never "now".
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
-MEDIA_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 
 _MEDIA_NS = "http://search.yahoo.com/mrss/"
 _DC_NS = "http://purl.org/dc/elements/1.1/"

@@ -85,6 +85,8 @@ class Article:
     title: str
     #: Absolute http(s) URL of the story, as written.
     url: str
+    #: The canonical form of `url`: the id of the entry the story becomes.
+    id: str
     #: Publication time (UTC).
     published: datetime
     #: The publisher.
@@ -158,6 +160,13 @@ class Entry:
 
 #: Feed formats, by file extension.
 FORMATS = ("rss", "atom")
+#: Media types of the documents of the URL space, by file extension.
+MEDIA_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "opml": "text/x-opml",
+    "html": "text/html",
+}
 
 
 class FeedKind(enum.Enum):
@@ -182,11 +191,8 @@ class Feed:
     entries: tuple[Entry, ...]
     #: How many entries the group has in all (before the item limit).
     total: int
-
-    @property
-    def updated(self) -> datetime | None:
-        """Time of the newest entry, or None for an empty feed."""
-        return max((entry.updated for entry in self.entries), default=None)
+    #: Time of the newest entry, or None for an empty feed.
+    updated: datetime | None = None
 
     def path(self, format: str) -> str:
         """Path of the feed in the URL space: ``/topics/ai.rss``."""

@@ -40,8 +40,8 @@ def map_chunks(
     jobs: int,
     shared: Any = None,
 ) -> Iterator[Result]:
-    """``function(chunk, shared)`` over chunks of `items` in `jobs` forked
-    processes; yields every result, in the order of `items`.
+    """``function(chunk, shared)`` over chunks of `items` in this process and
+    `jobs` - 1 forked ones; yields every result, in the order of `items`.
 
     `shared` reaches the workers by inheritance when they fork, not by
     pickling, so it may be large (a whole catalog).
@@ -50,12 +50,18 @@ def map_chunks(
         yield from function(list(items), shared)
         return
     global _shared
-    size = max(1, -(-len(items) // (jobs * CHUNKS_PER_JOB)))
-    chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
+    # This process does a share of its own rather than wait: its results
+    # need no pickling. The workers split the rest into chunks.
+    own = len(items) // jobs
+    rest = items[own:]
+    size = max(1, -(-len(rest) // ((jobs - 1) * CHUNKS_PER_JOB)))
+    chunks = [list(rest[start : start + size]) for start in range(0, len(rest), size)]
     _shared = shared
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for results in pool.imap(functools.partial(_call, function), chunks):
+        with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
+            pending = pool.imap(functools.partial(_call, function), chunks)
+            yield from function(list(items[:own]), shared)
+            for results in pending:
                 yield from results
     finally:
         _shared = None
@@ -66,3 +72,31 @@ _shared: Any = None
 
 def _call(function: Callable[[list[Item], Any], list[Result]], chunk: list[Item]) -> list[Result]:
     return function(chunk, _shared)
+
+
+class Background:
+    """A function running in a forked child while this process goes on."""
+
+    def __init__(self, function: Callable[..., object], *args: Any) -> None:
+        self._pid = 0
+        if not can_fork():
+            function(*args)
+            return
+        pid = os.fork()
+        if pid == 0:  # the child: do the work, then leave without cleaning up
+            code = 0
+            try:
+                function(*args)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        self._pid = pid
+
+    def wait(self) -> bool:
+        """Wait for the child; True if the function finished without error."""
+        if not self._pid:
+            return True
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = 0
+        return os.waitstatus_to_exitcode(status) == 0

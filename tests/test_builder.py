@@ -3,7 +3,6 @@ parallel work, and builds that equal a build from scratch."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -45,7 +44,7 @@ def _write_many(write_article, count: int) -> None:
         )
 
 
-def test_rebuild_parses_nothing_and_renders_only_the_index_and_opml(
+def test_rebuild_of_unchanged_content_parses_and_renders_nothing(
     content_dir, write_article, tmp_path, cache_dir
 ):
     _write_many(write_article, 12)
@@ -53,9 +52,27 @@ def test_rebuild_parses_nothing_and_renders_only_the_index_and_opml(
     first = _build(content_dir, out, cache_dir)
     assert (first.parsed, first.written) == (12, first.rendered)
     again = _build(content_dir, out, cache_dir)
-    assert again.parsed == 0
-    assert again.rendered == 2  # index.html and feeds.opml, always rendered
-    assert again.written == 0
+    assert (again.parsed, again.rendered, again.written) == (0, 0, 0)
+
+
+def test_an_old_article_changes_the_index_but_no_feed(content_dir, write_article, tmp_path, cache_dir):
+    _write_many(write_article, 12)
+    out = tmp_path / "out"
+    _build(content_dir, out, cache_dir, max_items=2)
+    before = _tree(out)
+    # Older than everything shown: every feed stays, the counts change.
+    write_article(
+        "old.md",
+        title="Old",
+        provider={"name": "Outlet 1"},
+        topics=["Topic 1"],
+        publishedDateTime="2001-01-01T00:00:00Z",
+    )
+    report = _build(content_dir, out, cache_dir, max_items=2)
+    changed = {name for name, body in _tree(out).items() if before.get(name) != body}
+    assert changed == {"index.html"}  # the OPML list shows no counts: rendered, the same
+    assert report.rendered == 2
+    assert _tree(out) == _tree(_fresh_build(content_dir, tmp_path, max_items=2))
 
 
 def test_one_changed_file_parses_one_and_rewrites_only_its_feeds(
@@ -86,9 +103,9 @@ def test_one_changed_file_parses_one_and_rewrites_only_its_feeds(
     assert _tree(out) == _tree(_fresh_build(content_dir, tmp_path))
 
 
-def _fresh_build(content_dir: Path, tmp_path: Path) -> Path:
+def _fresh_build(content_dir: Path, tmp_path: Path, **options) -> Path:
     out = tmp_path / "fresh"
-    _build(content_dir, out, None)
+    _build(content_dir, out, None, **options)
     return out
 
 
@@ -153,7 +170,7 @@ def test_crafted_cache_cannot_run_code(content_dir, write_article, tmp_path, cac
 
     # A valid header and checksum around a payload that would run a command.
     body = pickle.dumps(Exploit())
-    checksum = hashlib.blake2b(body, digest_size=32).digest()
+    checksum = cache._checksum(body)
     for path in _cache_files(cache_dir):
         path.write_bytes(cache._HEADER + checksum + body)
     assert _build(content_dir, tmp_path / "out", cache_dir).parsed == 1
@@ -233,3 +250,13 @@ def test_parallel_build_equals_serial_build(content_dir, write_article, tmp_path
     assert _tree(tmp_path / "serial") == _tree(tmp_path / "parallel")
     assert serial.problems == parallel.problems
     assert len(parallel.problems) == 1
+
+
+def test_background_work_reports_failure(tmp_path):
+    from feedpub import parallel
+
+    done = parallel.Background(Path.write_text, tmp_path / "done.txt", "yes")
+    failed = parallel.Background(Path.read_text, tmp_path / "missing.txt")
+    assert done.wait()
+    assert not failed.wait()
+    assert (tmp_path / "done.txt").read_text() == "yes"
