@@ -306,10 +306,11 @@ class _Graph:
         newest date, in URL-space order, into `specs`."""
         by_topic: dict[str, list[str]] = {}
         by_provider: dict[str, list[str]] = {}
+        topics_of, provider_names, by_id = self.topics_of, self.provider_names, self.by_id
         for entry_id in self.order:  # newest first, so every group is too
-            for topic in self.topics_of(entry_id):
+            for topic in topics_of(entry_id):
                 by_topic.setdefault(topic, []).append(entry_id)
-            provider = self.provider_names[self.by_id[entry_id][0].story.provider.name]
+            provider = provider_names[by_id[entry_id][0].story.provider.name]
             by_provider.setdefault(provider, []).append(entry_id)
 
         def add(key: str, kind: FeedKind, name: str, group: list[str]) -> None:

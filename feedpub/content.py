@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 # C1 controls are allowed but never meant in text, and confuse readers.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
+# One object per provider, and one per topic or category name (interned):
+# a site names a few hundred of them tens of thousands of times, and shared
+# objects take less memory and are written to the build cache once.
+_PROVIDERS: dict[tuple[str, str], Provider] = {}
 #: Most fields named in warnings about removed characters, per file.
 _MAX_FIELD_LOOKUPS = 50
 _UNKNOWN_TAG = re.compile(r"constructor for the tag '([^']*)'")
@@ -664,8 +669,8 @@ class _Reader:
             images=self.images(fields, prefix + "images"),
             is_published=is_published,
             amp_url=self.optional_url(fields, prefix + "ampUrl"),
-            category=self.text(fields, prefix + "category"),
-            kind=self.text(fields, prefix + "type"),
+            category=sys.intern(self.text(fields, prefix + "category")),
+            kind=sys.intern(self.text(fields, prefix + "type")),
             quality=self.score(fields, prefix + "quality", 0, 100),
             heat=self.score(fields, prefix + "heat", -1, None),
         )
@@ -800,7 +805,10 @@ class _Reader:
             raise ContentError(f"must be a mapping with a name, not {_type_name(value)}", field=field)
         name = self.text(value, field + ".name", required=True, limit=200)
         domain = self.text(value, field + ".domain", limit=253)
-        return Provider(name=name, domain=domain)
+        key = (name, domain)
+        if key not in _PROVIDERS:
+            _PROVIDERS[key] = Provider(name=sys.intern(name), domain=sys.intern(domain))
+        return _PROVIDERS[key]
 
     def items(self, fields: dict[str, Any], field: str) -> list[Any]:
         """A list field; absent or empty is an empty list."""
@@ -822,7 +830,7 @@ class _Reader:
             if not name:
                 self.warn(f"{field}[{index}]", "empty topic name; ignored")
                 continue
-            topics[name] = None
+            topics[sys.intern(name)] = None
         return tuple(topics)
 
     def images(self, fields: dict[str, Any], field: str) -> tuple[Image, ...]:

@@ -46,14 +46,15 @@ def file_name(path: str) -> str:
 def render(catalog: Catalog, path: str, site: Site) -> Document:
     """The document at `path`; raises `FeedNotFoundError` for any other path."""
     # Imported here: feedgen, lxml and Jinja take a tenth of a second to
-    # import, which a rebuild with nothing to render should not pay.
-    from feedpub import feeds
-    from feedpub import pages
+    # import, which a rebuild with little or nothing to render should not pay.
+    if path in (INDEX_PATH, "/index.html", OPML_PATH):
+        from feedpub import pages
 
-    if path in (INDEX_PATH, "/index.html"):
+        if path == OPML_PATH:
+            return Document(path, pages.feeds_opml(catalog, site), MEDIA_TYPES["opml"], catalog.newest)
         return Document(INDEX_PATH, pages.index_html(catalog, site), MEDIA_TYPES["html"], catalog.newest)
-    if path == OPML_PATH:
-        return Document(path, pages.feeds_opml(catalog, site), MEDIA_TYPES["opml"], catalog.newest)
+    from feedpub import feeds
+
     key, dot, format = path.lstrip("/").rpartition(".")
     feed = catalog.feeds.get(key) if dot and format in FORMATS else None
     if feed is None:
