@@ -45,6 +45,8 @@ class Options:
     jobs: int = 1
     #: The cache folder, or None to build from scratch and keep nothing.
     cache_dir: Path | None = None
+    #: Also write each file's gzip form beside it (``FILE.gz``).
+    gzip: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,14 @@ def _publish(
 
     recorded = build_cache.load_manifest(out) if build_cache else {}
     digests = {relpath: state[1] for relpath, state in loader.state.items()}
-    fingerprints = {path: _fingerprint(catalog, path, site, digests) for path in documents.paths(catalog)}
-    current = {path for path, print_ in fingerprints.items() if _is_current(out, path, print_, recorded)}
+    fingerprints = {
+        path: _fingerprint(catalog, path, site, digests, options.gzip) for path in documents.paths(catalog)
+    }
+    current = {
+        path
+        for path, print_ in fingerprints.items()
+        if _is_current(out, path, print_, recorded, options.gzip)
+    }
     to_render = [path for path in fingerprints if path not in current]
     rendered = parallel.map_chunks(
         _render_paths,
@@ -122,7 +130,7 @@ def _publish(
         options.jobs if len(to_render) >= PARALLEL_RENDER_FROM else 1,
         (catalog, site),
     )
-    written = output.write(out, rendered, keep=[documents.file_name(path) for path in current])
+    written = output.write(out, rendered, [documents.file_name(path) for path in current], options.gzip)
 
     if build_cache is not None:
         build_cache.save_manifest(
@@ -155,22 +163,26 @@ _CODE = hashlib.blake2b(
 ).digest()
 
 
-def _fingerprint(catalog: Catalog, path: str, site: Site, digests: dict[str, bytes]) -> bytes:
+def _fingerprint(catalog: Catalog, path: str, site: Site, digests: dict[str, bytes], gzipped: bool) -> bytes:
     """What a document's bytes depend on: for a feed, its entries' sources;
     for the index and the OPML list, what they show of every feed."""
     key = path.lstrip("/").rpartition(".")[0]
     data = catalog.fingerprint(key, digests) if key in catalog.feeds else catalog.overview_fingerprint()
-    settings = pickle.dumps((path, site), protocol=pickle.HIGHEST_PROTOCOL)
+    settings = pickle.dumps((path, site, gzipped), protocol=pickle.HIGHEST_PROTOCOL)
     return hashlib.blake2b(settings + data + _CODE, digest_size=16).digest()
 
 
 def _is_current(
-    out: Path, path: str, fingerprint: bytes, recorded: dict[str, tuple[bytes, int, int]]
+    out: Path, path: str, fingerprint: bytes, recorded: dict[str, tuple[bytes, int, int]], gzipped: bool
 ) -> bool:
-    if not fingerprint or path not in recorded:
+    """Whether the file for `path` is known to hold what it would be
+    rendered to now (and its gzip form is there when asked for)."""
+    if path not in recorded:
         return False
     known_print, size, mtime_ns = recorded[path]
-    return known_print == fingerprint and _stat(out / documents.file_name(path)) == (size, mtime_ns)
+    target = out / documents.file_name(path)
+    packed = target.with_name(target.name + output.GZIP_SUFFIX).exists()
+    return known_print == fingerprint and _stat(target) == (size, mtime_ns) and packed == gzipped
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -156,6 +156,12 @@ def main() -> None:
     help="Where to keep parse results and feed fingerprints between builds.",
 )
 @click.option("--no-cache", is_flag=True, help="Build from scratch and keep no cache.")
+@click.option(
+    "--gzip",
+    "gzip_files",
+    is_flag=True,
+    help="Also write each file's gzip form beside it (FILE.gz), for nginx's gzip_static.",
+)
 def build(
     content_dir: str,
     out: str,
@@ -168,6 +174,7 @@ def build(
     jobs: int,
     cache_dir: str,
     no_cache: bool,
+    gzip_files: bool,
 ) -> None:
     """Write every feed of CONTENT (default: seeds) into --out as static files.
 
@@ -184,6 +191,7 @@ def build(
         strict=strict,
         jobs=jobs,
         cache_dir=None if no_cache else Path(cache_dir),
+        gzip=gzip_files,
     )
     site = Site(base_url=base_url, title=title)
     with _user_errors(), _progress(content_dir) as progress:
@@ -218,7 +226,8 @@ def check(content_dir: str, max_file_size: int) -> None:
     """
     with _user_errors():
         with _progress(content_dir) as progress:
-            loaded = content.Loader(content_dir, max_bytes=max_file_size).load(progress)
+            loader = content.Loader(content_dir, max_bytes=max_file_size, jobs=parallel.default_jobs())
+            loaded = loader.load(progress)
         catalog = catalogs.build(loaded.articles, include_unpublished=True)
         problems = loaded.problems + catalog.problems
         _report(content_dir, problems)

@@ -6,6 +6,7 @@ answers each with `render`, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,12 @@ class Document:
     media_type: str
     #: Time of the newest entry it shows (UTC), for Last-Modified.
     updated: datetime | None
+
+
+def compress(body: bytes) -> bytes:
+    """The gzip form of a document: the same bytes every time (no timestamp
+    in the header), as the server sends and ``feedpub build --gzip`` writes."""
+    return gzip.compress(body, compresslevel=6, mtime=0)
 
 
 def paths(catalog: Catalog) -> tuple[str, ...]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import gzip
 import hashlib
 import logging
 import os
@@ -37,9 +36,11 @@ from feedpub.model import Site
 
 log = logging.getLogger("feedpub")
 
-#: How many base URLs (request hosts) keep rendered documents at once; more
-#: would let arbitrary Host headers grow the memory without bound.
-MAX_SITES = 4
+#: How many base URLs (request hosts) keep rendered documents at once: each
+#: costs up to the size of the whole URL space (70 MB for 10,000 articles),
+#: and Host headers are the client's to choose. Set FEEDPUB_BASE_URL and
+#: there is only one.
+MAX_SITES = 2
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Rendered:
         updated = document.updated
         return cls(
             body=document.body,
-            gzipped=gzip.compress(document.body, compresslevel=6, mtime=0),
+            gzipped=documents.compress(document.body),
             content_type=f"{document.media_type}; charset=utf-8",
             etag=hashlib.blake2b(document.body, digest_size=16).hexdigest(),
             last_modified=updated,

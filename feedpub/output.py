@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feedpub.documents import Document
+from feedpub.documents import compress
 from feedpub.documents import file_name
 from feedpub.errors import OutputError
 
 #: Folders whose feed files feedpub owns: a feed that no longer exists is
 #: removed from them (by these endings only), so no stale feed lingers.
 OWNED_FOLDERS = ("topics", "providers")
-OWNED_SUFFIXES = (".rss", ".atom")
+OWNED_SUFFIXES = (".rss", ".atom", ".gz")
+#: Beside each file, ``--gzip`` writes its gzip form for nginx's gzip_static.
+GZIP_SUFFIX = ".gz"
 _TEMP_PREFIX = ".feedpub-"
 
 
@@ -42,15 +45,21 @@ def _umask() -> int:
 
 
 def write(
-    out: str | os.PathLike[str], documents: Iterable[Document], keep: Iterable[str] = ()
+    out: str | os.PathLike[str],
+    documents: Iterable[Document],
+    keep: Iterable[str] = (),
+    gzipped: bool = False,
 ) -> WriteReport:
-    """Write every document below `out`; remove feeds of owned folders that
-    are neither among them nor named in `keep` (files known to be current).
-    Raises `OutputError` if `out` cannot be written."""
+    """Write every document below `out`, and its gzip form beside it when
+    `gzipped` (else remove any such file, which would be stale); remove
+    feeds of owned folders that are neither among them nor named in `keep`
+    (files known to be current). Raises `OutputError` if `out` cannot be
+    written."""
     root = Path(out)
     report = WriteReport()
     mode = 0o666 & ~_umask()
     kept = {root / name for name in keep}
+    kept |= {root / (name + GZIP_SUFFIX) for name in keep}
     try:
         root.mkdir(parents=True, exist_ok=True)
         real_root = root.resolve()
@@ -65,6 +74,12 @@ def write(
                 report.written += 1
             else:
                 report.unchanged += 1
+            packed = target.with_name(target.name + GZIP_SUFFIX)
+            if gzipped:
+                kept.add(packed)
+                _write_if_changed(packed, compress(document.body), mode)
+            elif packed.is_file() and not packed.is_symlink():
+                packed.unlink()
         report.removed = _remove_stale(root, kept)
     except OSError as exc:
         where = exc.filename or root
@@ -104,7 +119,7 @@ def _remove_stale(root: Path, kept: set[Path]) -> int:
             stale_feed = path.suffix in OWNED_SUFFIXES and path not in kept
             if (stale_feed or path.name.startswith(_TEMP_PREFIX)) and path.is_file():
                 path.unlink()
-                removed += stale_feed
+                removed += stale_feed and path.suffix != GZIP_SUFFIX
     for path in root.glob(_TEMP_PREFIX + "*"):
         if path.is_file() and not path.is_symlink():
             path.unlink()

@@ -260,3 +260,27 @@ def test_background_work_reports_failure(tmp_path):
     assert done.wait()
     assert not failed.wait()
     assert (tmp_path / "done.txt").read_text() == "yes"
+
+
+def test_gzip_files_beside_each_file_follow_the_build(content_dir, write_article, tmp_path, cache_dir):
+    import gzip
+
+    _write_many(write_article, 6)
+    out = tmp_path / "out"
+    _build(content_dir, out, cache_dir, gzip=True)
+    tree = _tree(out)
+    plain = {name for name in tree if not name.endswith(".gz")}
+    assert {name for name in tree if name.endswith(".gz")} == {name + ".gz" for name in plain}
+    assert all(gzip.decompress(tree[name + ".gz"]) == tree[name] for name in plain)
+    assert _build(content_dir, out, cache_dir, gzip=True).written == 0
+
+    (out / "all.atom.gz").unlink()  # deleted by hand: written again
+    (content_dir / "n005.md").unlink()  # Outlet 5 and Topic 0 lose... Outlet 5 goes
+    _build(content_dir, out, cache_dir, gzip=True)
+    tree = _tree(out)
+    assert "all.atom.gz" in tree
+    assert "providers/outlet-5.rss" not in tree and "providers/outlet-5.rss.gz" not in tree
+    assert all(gzip.decompress(tree[name + ".gz"]) == tree[name] for name in tree if not name.endswith(".gz"))
+
+    _build(content_dir, out, cache_dir)  # without --gzip, no stale gzip file is left to serve
+    assert not [name for name in _tree(out) if name.endswith(".gz")]

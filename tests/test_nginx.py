@@ -250,6 +250,36 @@ def test_static_folder_types_validators_and_gzip(nginx, tmp_path, runner, seeds_
         stop_nginx(server)
 
 
+def test_static_folder_sends_the_gzip_files_of_a_gzip_build(nginx, tmp_path, runner, seeds_dir):
+    port = free_port()
+    public = tmp_path / "public"
+    result = runner.invoke(
+        cli,
+        [
+            "build",
+            str(seeds_dir),
+            "--out",
+            str(public),
+            "--base-url",
+            f"http://127.0.0.1:{port}",
+            "--unpublished",
+            "--gzip",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0
+    server = static_nginx(nginx, tmp_path / "nginx", public, port)
+    try:
+        for path in ("/all.rss", "/topics/ai.atom", "/feeds.opml"):
+            status, packed, body = server.request(path, headers={"Accept-Encoding": "gzip"})
+            assert (status, packed["Content-Encoding"]) == (200, "gzip"), path
+            assert body == (public / (path.lstrip("/") + ".gz")).read_bytes(), path  # as written, not redone
+            status, plain, body = server.request(path)
+            assert "Content-Encoding" not in plain and body == (public / path.lstrip("/")).read_bytes(), path
+    finally:
+        stop_nginx(server)
+
+
 # -- shape B: caching reverse proxy ---------------------------------------------------
 
 
