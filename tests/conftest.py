@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,21 @@ REPO = Path(__file__).resolve().parent.parent
 REQUIRE_TOOLS = os.environ.get("FEEDPUB_REQUIRE_TOOLS") == "1"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Give the build cache a folder of the test run's own, never
+    ``~/.cache``: for the whole session, so module fixtures get it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _clean_feedpub_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Remove every ``FEEDPUB_*`` variable for the duration of a test, and
-    give the build cache a folder of the test run's own (never ``~/.cache``)."""
+def _clean_feedpub_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every ``FEEDPUB_*`` variable for the duration of a test."""
     for name in list(os.environ):
         if name.startswith("FEEDPUB_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
 
 @pytest.fixture

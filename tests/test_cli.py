@@ -204,11 +204,12 @@ def test_a_failed_build_leaves_complete_files_and_no_temporary_ones(
             raise OSError(errno.ENOSPC, "No space left on device", target)
         real_replace(source, target)
 
-    monkeypatch.setattr(output.os, "replace", failing_replace)
-    result = runner.invoke(
-        cli, ["build", str(seeds_dir), "--out", str(out), "--base-url", BASE_URL, "--unpublished"]
-    )
-    monkeypatch.undo()
+    # A context of its own: undoing it leaves conftest's settings in place.
+    with monkeypatch.context() as patch:
+        patch.setattr(output.os, "replace", failing_replace)
+        result = runner.invoke(
+            cli, ["build", str(seeds_dir), "--out", str(out), "--base-url", BASE_URL, "--unpublished"]
+        )
     assert result.exit_code == 1
     assert "No space left" in assert_clean_error(result.output)
     assert len(calls) == 3
@@ -331,13 +332,13 @@ def test_unreadable_content_folder(
 
         return call
 
-    monkeypatch.setattr(os, "listdir", denied(real_listdir))
-    monkeypatch.setattr(os, "scandir", denied(real_scandir))
     args = [command, str(content_dir)] + (
         ["--out", str(tmp_path / "out"), "--base-url", BASE_URL] if command == "build" else []
     )
-    result = runner.invoke(cli, args)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undoing it leaves conftest's settings in place
+        patch.setattr(os, "listdir", denied(real_listdir))
+        patch.setattr(os, "scandir", denied(real_scandir))
+        result = runner.invoke(cli, args)
     assert result.exit_code != 0
     line = assert_clean_error(result.output)
     assert str(content_dir) in line and "Permission denied" in line

@@ -417,8 +417,8 @@ def test_unreadable_subfolder_is_reported(
             raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(os, "scandir", scandir)
-    loaded = content.load(content_dir)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undoing it leaves conftest's settings in place
+        patch.setattr(os, "scandir", scandir)
+        loaded = content.load(content_dir)
     assert [article.path for article in loaded.articles] == ["a.md"]
     assert any(problem.path.startswith("private") for problem in loaded.problems), loaded.problems
