@@ -133,30 +133,6 @@ def pelican_executable(args: argparse.Namespace) -> Path | None:
     raise SystemExit(f"Pelican is not installed beside {sys.executable}: pip install -e '.[bench]'")
 
 
-def newest_article(root: Path) -> Path:
-    """The file whose article is the newest: editing it changes feeds."""
-    newest = ("", root)
-    for path in sorted(root.rglob("*.txt")):
-        with open(path, encoding="utf-8") as stream:
-            for line in stream:
-                if line.startswith("publishedDateTime:"):
-                    newest = max(newest, (line.split(":", 1)[1].strip(), path))
-                    break
-    return newest[1]
-
-
-def edit_title(path: Path, revision: int) -> None:
-    """Change the article's title, as an editor would."""
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for index, line in enumerate(lines):
-        if line.startswith("title: "):
-            value = line[len("title: ") :]
-            value = value[1:] if value.startswith('"') else json.dumps(value)[1:]
-            lines[index] = f'title: "(edit {revision}) {value}'
-            break
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
 def version(executable: Path) -> str:
     result = subprocess.run([str(executable), "--version"], capture_output=True, text=True)
     return (result.stdout or result.stderr).strip().splitlines()[-1]
@@ -276,7 +252,7 @@ def _bench(args: argparse.Namespace, feedpub: Path, work: Path) -> int:
         print(f"  Pelican gets one article per {'file' if args.pelican_articles_only else 'feed entry'}")
     content = work / "content"
     shutil.copytree(pristine, content)
-    edited = newest_article(content)
+    edited = corpus.newest_article(content)
     print(f"  corpus: {pristine} (copied to {content}); rebuilds edit {edited.relative_to(content)}")
 
     # Compile and cache both programs' bytecode before anything is timed.
@@ -322,7 +298,7 @@ def _bench(args: argparse.Namespace, feedpub: Path, work: Path) -> int:
                     p.relative_to(pelican_out) for p in pelican_out.rglob("*") if p.is_file()
                 )
             shutil.rmtree(pelican_out)
-        edit_title(edited, run + 1)
+        corpus.edit_title(edited, f"(edit {run + 1})")
         rebuild.append(check("feedpub rebuild", measure(command, work)))
         line += f", rebuild {rebuild[-1].seconds:6.2f} s (load {_load()})"
         print(line, flush=True)

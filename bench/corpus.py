@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import random
 import re
@@ -291,6 +292,36 @@ def generate(out_dir: str | os.PathLike[str], articles: int, seed: int = 0) -> l
             stream.write(text)
         paths.append(path)
     return paths
+
+
+# -- editing a generated corpus, as the benchmarks do -------------------------------
+
+
+def newest_article(root: Path) -> Path:
+    """The file whose article is the newest, so that it is in ``/all.atom``
+    and editing it changes feeds."""
+    newest = ("", root)
+    for path in sorted(root.rglob("*.txt")):
+        with open(path, encoding="utf-8") as stream:
+            for line in stream:
+                if line.startswith("publishedDateTime:"):
+                    newest = max(newest, (line.split(":", 1)[1].strip(), path))
+                    break
+    return newest[1]
+
+
+def edit_title(path: Path, marker: str) -> None:
+    """Prefix the article's title with `marker`, as an editor would."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for index, line in enumerate(lines):
+        if line.startswith("title: "):
+            value = line[len("title: ") :]
+            value = value[1:] if value.startswith('"') else json.dumps(value)[1:]
+            lines[index] = f'title: "{marker} {value}'
+            break
+    else:
+        sys.exit(f"no title line in {path}")
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

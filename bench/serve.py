@@ -326,32 +326,6 @@ def corpus_folder(args: argparse.Namespace) -> Path:
     return folder
 
 
-def newest_article(root: Path) -> Path:
-    """The file whose article is the newest, so that it is in ``/all.atom``."""
-    newest = ("", root)
-    for path in sorted(root.rglob("*.txt")):
-        with open(path, encoding="utf-8") as stream:
-            for line in stream:
-                if line.startswith("publishedDateTime:"):
-                    newest = max(newest, (line.split(":", 1)[1].strip(), path))
-                    break
-    return newest[1]
-
-
-def edit_title(path: Path, marker: str) -> None:
-    """Prefix the article's title with `marker`, as an editor would."""
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for index, line in enumerate(lines):
-        if line.startswith("title: "):
-            value = line[len("title: ") :]
-            value = value[1:] if value.startswith('"') else json.dumps(value)[1:]
-            lines[index] = f'title: "{marker} {value}'
-            break
-    else:
-        sys.exit(f"no title line in {path}")
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
 # -- figures -----------------------------------------------------------------------
 
 
@@ -497,7 +471,7 @@ def serving_rounds(
 
 
 def reload_rounds(feedpub: Server, content: Path, args: argparse.Namespace) -> list[dict[str, float]]:
-    edited = newest_article(content)
+    edited = corpus.newest_article(content)
     print(f"  editing the title of {edited.relative_to(content)} (the newest article)", flush=True)
     pids = sorted(feedpub.ready)
     found = []
@@ -505,7 +479,7 @@ def reload_rounds(feedpub: Server, content: Path, args: argparse.Namespace) -> l
         time.sleep(args.reload_interval + 0.5)  # let the previous round settle
         marker = f"(reload {index + 1}-{os.getpid()})"
         offset = feedpub.log_size()
-        edit_title(edited, marker)
+        corpus.edit_title(edited, marker)
         changed = time.time()
         first_served = None
         deadline = time.monotonic() + args.reload_interval + args.reload_timeout
@@ -560,7 +534,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--path", default="/all.atom", help="the feed to load (50 entries)")
-    parser.add_argument("--reload-interval", type=float, default=1.0, help="FEEDPUB_RELOAD_INTERVAL")
+    parser.add_argument("--reload-interval", type=float, default=2.0, help="FEEDPUB_RELOAD_INTERVAL")
     parser.add_argument("--reload-rounds", type=int, default=3, help="0: no reload figures")
     parser.add_argument("--reload-timeout", type=float, default=120)
     parser.add_argument("--startup-timeout", type=float, default=600)

@@ -15,7 +15,6 @@ the line it replaces is gone). nginx runs with its own prefix under
 from __future__ import annotations
 
 import gzip
-import http.client
 import os
 import re
 import shutil
@@ -83,26 +82,10 @@ def main_config(prefix: Path, site: str, *, workers: int | str = 1) -> Path:
 
 
 @dataclass
-class Nginx:
-    """A running nginx, and how to talk to it."""
+class Nginx(Server):
+    """A running nginx (its `request` is the gunicorn server's)."""
 
-    port: int
-    prefix: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def request(self, path: str, method: str = "GET", headers: dict[str, str] | None = None):
-        """(status, headers, body) of one request on a fresh connection."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request(method, path, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            connection.close()
+    prefix: Path = Path()
 
 
 def start_nginx(nginx: str, prefix: Path, conf: Path, port: int) -> Nginx:
@@ -123,7 +106,7 @@ def start_nginx(nginx: str, prefix: Path, conf: Path, port: int) -> Nginx:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    server = Nginx(port, prefix, process)
+    server = Nginx(port, process, prefix)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -185,24 +168,18 @@ def nginx(require_tool) -> str:
     return require_tool("nginx")
 
 
-def test_static_folder_types_validators_and_gzip(nginx, tmp_path, runner, seeds_dir):
+def _static_site(nginx: str, tmp_path: Path, runner, seeds_dir: Path, *options: str) -> tuple[Path, Nginx]:
+    """The seeds built with `options` into tmp_path/public, served by nginx."""
     port = free_port()
     public = tmp_path / "public"
-    result = runner.invoke(
-        cli,
-        [
-            "build",
-            str(seeds_dir),
-            "--out",
-            str(public),
-            "--base-url",
-            f"http://127.0.0.1:{port}",
-            "--unpublished",
-        ],
-        catch_exceptions=False,
-    )
+    arguments = ["build", str(seeds_dir), "--out", str(public), "--base-url", f"http://127.0.0.1:{port}"]
+    result = runner.invoke(cli, [*arguments, "--unpublished", *options], catch_exceptions=False)
     assert result.exit_code == 0
-    server = static_nginx(nginx, tmp_path / "nginx", public, port)
+    return public, static_nginx(nginx, tmp_path / "nginx", public, port)
+
+
+def test_static_folder_types_validators_and_gzip(nginx, tmp_path, runner, seeds_dir):
+    public, server = _static_site(nginx, tmp_path, runner, seeds_dir)
     try:
         files = sorted(path for path in public.rglob("*") if path.is_file())
         assert {path.suffix for path in files} == set(MEDIA_TYPES)
@@ -251,24 +228,7 @@ def test_static_folder_types_validators_and_gzip(nginx, tmp_path, runner, seeds_
 
 
 def test_static_folder_sends_the_gzip_files_of_a_gzip_build(nginx, tmp_path, runner, seeds_dir):
-    port = free_port()
-    public = tmp_path / "public"
-    result = runner.invoke(
-        cli,
-        [
-            "build",
-            str(seeds_dir),
-            "--out",
-            str(public),
-            "--base-url",
-            f"http://127.0.0.1:{port}",
-            "--unpublished",
-            "--gzip",
-        ],
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0
-    server = static_nginx(nginx, tmp_path / "nginx", public, port)
+    public, server = _static_site(nginx, tmp_path, runner, seeds_dir, "--gzip")
     try:
         for path in ("/all.rss", "/topics/ai.atom", "/feeds.opml"):
             status, packed, body = server.request(path, headers={"Accept-Encoding": "gzip"})
