@@ -122,13 +122,7 @@ def start_nginx(nginx: str, prefix: Path, conf: Path, port: int) -> Nginx:
 
 
 def stop_nginx(server: Nginx) -> None:
-    server.process.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-    server.process.stderr.close()
+    stop(server, signal.SIGQUIT)  # graceful: finish requests, then exit
 
 
 def static_nginx(nginx: str, prefix: Path, root: Path, port: int, *, workers: int | str = 1) -> Nginx:

@@ -6,6 +6,7 @@ import gzip
 import http.client
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -94,8 +95,9 @@ def start_gunicorn(content: Path, *, workers: int = 2, extra_env: dict[str, str]
     raise RuntimeError("gunicorn did not answer within 20 s")
 
 
-def stop(server: Server) -> None:
-    server.process.terminate()
+def stop(server: Server, how: signal.Signals = signal.SIGTERM) -> None:
+    """Stop a server with `how`, killing it if it is still there after 10 s."""
+    server.process.send_signal(how)
     try:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
