@@ -58,6 +58,12 @@ class FeedNotFoundError(FeedpubError):
         self.existing = existing
 
 
+class RenderError(FeedpubError):
+    """feedgen refused a feed: a bug of ours, as content is checked first."""
+
+    message = "cannot render feed"
+
+
 class OutputError(FeedpubError):
     """The output folder cannot be written."""
 

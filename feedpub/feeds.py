@@ -29,7 +29,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 from lxml.etree import _Element
 
-from feedpub.errors import FeedpubError
+from feedpub.errors import RenderError
 from feedpub.model import MEDIA_TYPES
 from feedpub.model import Entry
 from feedpub.model import Feed
@@ -42,12 +42,6 @@ EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 _MEDIA_NS = "http://search.yahoo.com/mrss/"
 _DC_NS = "http://purl.org/dc/elements/1.1/"
-
-
-class RenderError(FeedpubError):
-    """feedgen refused a feed; a bug of ours, since input is checked first."""
-
-    message = "cannot render feed"
 
 
 def render(feed: Feed, format: str, site: Site) -> bytes:

@@ -99,13 +99,11 @@ class LiveCatalog:
         max_items: int = catalogs.DEFAULT_MAX_ITEMS,
         max_bytes: int = content.MAX_FILE_BYTES,
         reload_interval: float = 2.0,
-        site_title: str = "feedpub",
     ) -> None:
         self.root = Path(root)
         self.include_unpublished = include_unpublished
         self.max_items = max_items
         self.reload_interval = reload_interval
-        self.site_title = site_title
         self._loader = content.Loader(root, max_bytes=max_bytes)
         self._reload_lock = threading.Lock()
         self._render_lock = threading.Lock()

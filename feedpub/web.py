@@ -57,7 +57,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_items=settings["MAX_ITEMS"],
         max_bytes=settings["MAX_FILE_SIZE"],
         reload_interval=settings["RELOAD_INTERVAL"],
-        site_title=settings["TITLE"],
     )
     app.config.update(settings)
     app.config["CACHE_CONTROL"] = f"public, max-age={settings['CACHE_MAX_AGE']}"
