@@ -52,7 +52,7 @@ Subscribe to one below, or import <a href="{{ site.url('/feeds.opml') }}">feeds.
 <td>{{ feed.label }}</td>
 <td class="count">{{ feed.total }}</td>
 <td>{% if feed.updated %}<time datetime="{{ feed.updated.isoformat() }}">{{ feed.updated.strftime("%Y-%m-%d %H:%M UTC") }}</time>{% else %}none{% endif %}</td>
-<td>{% for format in formats %}<a href="{{ site.url(feed.path(format)) }}">{{ format|upper }}</a>{{ " " if not loop.last }}{% endfor %}</td>
+<td>{% for format in formats %}<a href="{{ site.url(feed.path(format)) }}">{{ "RSS" if format == "rss" else "Atom" }}</a>{{ " " if not loop.last }}{% endfor %}</td>
 </tr>
 {% endfor %}
 </tbody>
@@ -87,6 +87,8 @@ def feeds_opml(catalog: Catalog, site: Site) -> bytes:
     body = ET.SubElement(opml, "body")
     for kind, heading in _SECTIONS:
         feeds = [feed for feed in catalog.feeds.values() if feed.kind is kind]
+        if not feeds:
+            continue  # no empty folder in the reader
         parent = body if kind is FeedKind.ALL else ET.SubElement(body, "outline", text=heading)
         for feed in feeds:
             title = site.feed_title(feed)
