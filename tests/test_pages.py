@@ -124,6 +124,9 @@ def test_index_with_drafts_only(write_article: Callable[..., Path], content_dir:
     text = " ".join(page.text_content().split())
     assert "2 entries are withheld" in text
     assert [row.get("id") for row in page.xpath("//tbody/tr")] == ["all"]
+    # A reader importing the list gets no empty Topics or Providers folder.
+    outlines = opml(load_catalog(content_dir)).find("body")
+    assert [outline.get("xmlUrl", "").rsplit("/", 1)[-1] for outline in outlines] == ["all.rss"]
 
 
 def test_index_summary_uses_singular_for_one_feed(
