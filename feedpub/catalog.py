@@ -180,7 +180,7 @@ def build(
             stories.setdefault(occurrence.id, []).append(ids)
     for found in by_id.values():
         if len(found) > 1:
-            found.sort(key=_Occurrence.order.fget)  # type: ignore[attr-defined]
+            found.sort(key=lambda occurrence: occurrence.order)
 
     for key, (article, story) in known.items():
         if by_article.get(key, (None,))[0] is not article:
