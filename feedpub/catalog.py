@@ -1,469 +1,499 @@
-"""Articles → deduplicated entries → the feeds of the URL space, as data.
+"""Items → deduplicated entries → the members of every feed, kept current in
+the store.
 
-Every article and every related item becomes an entry, identified by its
-canonical URL. Occurrences of one URL merge in a fixed order (a top-level
-article before a related item, then by file path, then by position in the
-file), so the result never depends on the order files were read. Drafts are
-withheld unless asked for, and counted.
+Every article and related item is an item; items with the same canonical URL
+are one entry, and the visible one that sorts first wins (a top-level article
+before a related item, then by file path, then by position in the file), so
+the result never depends on the order files were read. Drafts and scheduled
+items are withheld unless asked for, and counted.
+
+`derive` works on the canonical URLs a refresh touched, not on the archive:
+it settles their winners, the topic and provider names whose counts moved,
+then the entries themselves (their data, id, feeds), and records, per feed,
+which positions changed, so that `feedpub.site` renders only the documents
+showing them. It returns the entries whose stories `feedpub.stories` must
+settle next.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
-import pickle
 from collections import Counter
-from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Iterator
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
 from datetime import datetime
-from functools import cached_property
 
 from feedpub.model import Article
-from feedpub.model import Entry
-from feedpub.model import Feed
 from feedpub.model import FeedKind
-from feedpub.model import Link
-from feedpub.model import Problem
-from feedpub.model import Provider
-from feedpub.model import Severity
+from feedpub.model import Item
+from feedpub.settings import CuratedFeed
+from feedpub.store import Store
+from feedpub.store import dumps
+from feedpub.store._tables import EntryRow
+from feedpub.store._tables import ItemRow
+from feedpub.store._tables import LedgerRow
+from feedpub.store._tables import NameRow
 from feedpub.urls import assign_slugs
 from feedpub.urls import slugify
+from feedpub.urlspace import feed_key
 
-#: Entries per feed unless configured otherwise.
-DEFAULT_MAX_ITEMS = 50
 #: Most links to related coverage in one entry, newest first: a story with a
 #: hundred related items must not make every entry of it a hundred links long.
 MAX_RELATED_LINKS = 20
+_BATCH = 500
 
 
-@dataclass(frozen=True, eq=False)
-class Catalog:
-    """The whole URL space as data: every feed, and every entry on demand.
+class State(enum.IntEnum):
+    """Whether an entry is shown."""
 
-    Only the entries some feed shows are built when the catalog is; the
-    others wait until `entries` is first read, which saves most of the work
-    for a site with many more entries than its feeds show.
-    """
-
-    #: Feeds by key (``all``, ``topics/ai``, ``providers/abc``): the all-entries
-    #: feed first, then topics, then providers, each sorted by slug.
-    feeds: Mapping[str, Feed]
-    #: How many entries are published.
-    entry_count: int
-    #: Time of the newest published entry, if any.
-    newest: datetime | None
-    #: Entries left out because every occurrence of them is a draft.
-    withheld: int = 0
-    #: Warnings found while merging (the same article in two files, names
-    #: that share a slug).
-    problems: tuple[Problem, ...] = field(default=())
-    _graph: _Graph | None = field(default=None, repr=False)
-
-    @cached_property
-    def entries(self) -> tuple[Entry, ...]:
-        """Every published entry, newest first."""
-        return self._graph.all_entries() if self._graph else ()
-
-    def fingerprint(self, key: str, digests: Mapping[str, bytes]) -> bytes:
-        """A digest of everything the feed `key` shows, from the digests of
-        the content files (by path) it comes from: equal fingerprints mean
-        equal feeds, without building a single entry."""
-        assert self._graph is not None
-        kind, name, shown, _, _ = self._graph.specs[key]
-        prints = [self._graph.entry_print(entry_id, digests) for entry_id in shown]
-        return _digest((key, kind.value, name, prints))
-
-    def overview_fingerprint(self) -> bytes:
-        """A digest of what the index page and the OPML list show of every
-        feed (its name, size and newest date), again without building entries."""
-        assert self._graph is not None
-        specs = [
-            (key, kind.value, name, total, updated)
-            for key, (kind, name, _, total, updated) in self._graph.specs.items()
-        ]
-        return _digest((specs, self.entry_count, self.newest, self.withheld))
+    PUBLISHED = 0
+    #: Every item of it is a draft.
+    DRAFT = 1
+    #: Dated in the future: shown from its time on.
+    SCHEDULED = 2
 
 
-def _digest(value: object) -> bytes:
-    return hashlib.blake2b(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).digest()
+@dataclass(frozen=True)
+class View:
+    """What decides which entries the feeds hold."""
 
+    include_unpublished: bool
+    include_future: bool
+    #: The instant the site is derived at (µs since the epoch).
+    now: int
+    max_items: int
+    curated: tuple[CuratedFeed, ...] = ()
 
-class _Feeds(Mapping[str, Feed]):
-    """The feeds of a catalog, each built on first access: a rebuild that
-    renders three feeds builds the entries of three feeds."""
-
-    def __init__(self, graph: _Graph) -> None:
-        self._graph = graph
-        self._built: dict[str, Feed] = {}
-
-    def __getitem__(self, key: str) -> Feed:
-        feed = self._built.get(key)
-        if feed is None:
-            kind, name, shown, total, updated = self._graph.specs[key]
-            entries = tuple(self._graph.entry(entry_id) for entry_id in shown)
-            feed = self._built[key] = Feed(
-                key=key, kind=kind, name=name, entries=entries, total=total, updated=updated
-            )
-        return feed
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._graph.specs  # Mapping's own would build the feed
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._graph.specs)
-
-    def __len__(self) -> int:
-        return len(self._graph.specs)
-
-
-class _Occurrence:
-    """One place an entry's URL appears: an article or a related item."""
-
-    __slots__ = ("id", "story", "rank", "index", "topics")
-
-    def __init__(self, entry_id: str, story: Article, rank: int, index: int, topics: tuple[str, ...]):
-        self.id = entry_id
-        self.story = story
-        #: 0 for a top-level article, 1 for a related item: articles win merges.
-        self.rank = rank
-        #: Position in the file: 0 for the article, i + 1 for related item i.
-        self.index = index
-        #: Topic names of the story (a related item inherits its parent's).
-        self.topics = topics
+    def shows(self, item: ItemRow) -> bool:
+        return (self.include_unpublished or not item.draft) and (self.include_future or item.shown_from <= self.now)
 
     @property
-    def order(self) -> tuple[int, str, int]:
-        return (self.rank, self.story.path, self.index)
+    def now_text(self) -> str:
+        return to_datetime(self.now).isoformat().replace("+00:00", "Z")
 
 
-def build(
-    articles: Iterable[Article],
-    *,
-    include_unpublished: bool = False,
-    max_items: int = DEFAULT_MAX_ITEMS,
-    previous: Catalog | None = None,
-) -> Catalog:
-    """Turn articles into the catalog of every feed.
+@dataclass
+class FeedChange:
+    """What one derive changed in one feed, by sort key (published, id)."""
 
-    Given the `previous` catalog of the same site, the work done for the
-    articles it already had (the very same objects, as a `Loader` keeps
-    them) is reused, and so is every entry whose sources did not change: the
-    server rebuilds its catalog after each edit this way.
-    """
-    before = previous._graph if previous is not None else None
-    known = before.by_article if before is not None else {}
-    by_article: dict[int, tuple[Article, list[_Occurrence]]] = {}
-    by_id: dict[str, list[_Occurrence]] = {}
-    # The stories (tuples of entry ids) each entry appears in: its related
-    # coverage is the other entries of those stories.
-    stories: dict[str, list[tuple[str, ...]]] = {}
-    hidden: set[str] = set()
-    # Ids of entries whose occurrences are new, changed or gone since `previous`.
-    dirty: set[str] = set()
-    for article in articles:
-        reused = known.get(id(article))
-        if reused is not None and reused[0] is article:
-            story = reused[1]
-        else:
-            story = _occurrences(article)
-            dirty.update(o.id for o in story)
-        by_article[id(article)] = (article, story)
-        if not (include_unpublished or article.is_published):
-            hidden.update(o.id for o in story)
-            continue
-        ids = tuple(o.id for o in story)
-        for occurrence in story:
-            by_id.setdefault(occurrence.id, []).append(occurrence)
-            stories.setdefault(occurrence.id, []).append(ids)
-    for found in by_id.values():
-        if len(found) > 1:
-            found.sort(key=lambda occurrence: occurrence.order)
-
-    for key, (article, story) in known.items():
-        if by_article.get(key, (None,))[0] is not article:
-            dirty.update(o.id for o in story)
-
-    topic_names = _display_names(name for found in by_id.values() for o in found for name in o.topics)
-    provider_names = _display_names(o.story.provider.name for found in by_id.values() for o in found)
-    topic_slugs = assign_slugs(set(topic_names.values()), "topic")
-    provider_slugs = assign_slugs(set(provider_names.values()), "provider")
-    # Entries can be reused only if every name they show is still the same.
-    same_names = before is not None and (topic_names, provider_names, provider_slugs) == (
-        before.topic_names,
-        before.provider_names,
-        before.provider_slugs,
-    )
-    graph = _Graph(
-        by_id,
-        stories,
-        topic_names,
-        provider_names,
-        provider_slugs,
-        by_article,
-        before if same_names else None,
-        dirty,
-    )
-    graph.group(topic_slugs, provider_slugs, max_items)
-    feeds = _Feeds(graph)
-    if before is not None:
-        # Build every feed now, while the previous entries can be reused;
-        # then let go of the previous graph, or every catalog would keep
-        # all earlier ones alive.
-        for feed_key in feeds:
-            feeds[feed_key]
-        graph.forget_previous()
-    problems = [
-        *_duplicate_problems(by_id),
-        *_slug_problems(by_id, topic_names, topic_slugs, "topic", lambda o: o.topics),
-        *_slug_problems(
-            by_id, provider_names, provider_slugs, "provider", lambda o: (o.story.provider.name,)
-        ),
-    ]
-    return Catalog(
-        feeds=feeds,
-        entry_count=len(graph.order),
-        newest=by_id[graph.order[0]][0].story.published if graph.order else None,
-        withheld=len(hidden - by_id.keys()),
-        problems=tuple(sorted(problems)),
-        _graph=graph,
-    )
+    #: Members added, removed or moved: the pages from the oldest of them on change.
+    moved: list[tuple[int, str]] = field(default_factory=list)
+    #: Members whose data changed in place: only their pages change.
+    edited: list[tuple[int, str]] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
 
 
-def _occurrences(article: Article) -> list[_Occurrence]:
-    """The article and its related items, each with the topics it files under."""
-    found = [_Occurrence(article.id, article, 0, 0, article.topics)]
-    for index, item in enumerate(article.related, start=1):
-        topics = article.topics if not item.topics else tuple(dict.fromkeys(article.topics + item.topics))
-        found.append(_Occurrence(item.id, item, 1, index, topics))
-    return found
+@dataclass
+class Changes:
+    """What one derive changed."""
+
+    feeds: dict[str, FeedChange] = field(default_factory=dict)
+    #: Whether the ledger table changed (the file is then written again).
+    ledger: bool = False
+
+    def feed(self, key: str) -> FeedChange:
+        return self.feeds.setdefault(key, FeedChange())
 
 
-class _Graph:
-    """The merged occurrences, in feed order; builds entries on demand,
-    sharing the objects many entries have in common (providers, topic
-    tuples, links to related coverage)."""
-
-    def __init__(
-        self,
-        by_id: dict[str, list[_Occurrence]],
-        stories: dict[str, list[tuple[str, ...]]],
-        topic_names: Mapping[str, str],
-        provider_names: Mapping[str, str],
-        provider_slugs: Mapping[str, str],
-        by_article: dict[int, tuple[Article, list[_Occurrence]]],
-        previous: _Graph | None = None,
-        dirty: set[str] | None = None,
-    ) -> None:
-        #: Each article's occurrences, by the article's identity (kept with
-        #: the article, so that the identity stays its own).
-        self.by_article = by_article
-        self.by_id = by_id
-        self.stories = stories
-        self.topic_names = topic_names
-        self.provider_names = provider_names
-        self.provider_slugs = provider_slugs
-        # Newest first, entries published at the same time in id order (the
-        # sort is stable, also in reverse).
-        published = {entry_id: found[0].story.published for entry_id, found in by_id.items()}
-        self.order = sorted(published)
-        self.order.sort(key=published.__getitem__, reverse=True)
-        self.rank = {entry_id: position for position, entry_id in enumerate(self.order)}
-        #: Per feed key: kind, name, ids of the entries shown, how many
-        #: entries it has in all, and the newest one's time.
-        self.specs: dict[str, tuple[FeedKind, str, list[str], int, datetime | None]] = {}
-        self._topics: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._providers: dict[tuple[str, str], Provider] = {}
-        self._links: dict[str, Link] = {}
-        self._entries: dict[str, Entry] = {}
-        # Entry prints, for one set of file digests (one build).
-        self._prints: dict[str, tuple[object, ...]] = {}
-        # A graph whose entries may be reused, and the ids of the entries
-        # whose occurrences changed since (their stories cannot be reused).
-        self._previous = previous
-        self._dirty = dirty or set()
-
-    def topics_of(self, entry_id: str) -> tuple[str, ...]:
-        """Display names of the entry's topics, sorted."""
-        found = self.by_id[entry_id]
-        spellings = found[0].topics if len(found) == 1 else tuple(n for o in found for n in o.topics)
-        if spellings not in self._topics:
-            self._topics[spellings] = tuple(sorted({self.topic_names[name] for name in spellings}))
-        return self._topics[spellings]
-
-    def related_ids(self, entry_id: str) -> list[str]:
-        """The other entries of the entry's stories, newest first, at most
-        `MAX_RELATED_LINKS`."""
-        others = {other for ids in self.stories[entry_id] for other in ids if other != entry_id}
-        return sorted(others, key=self.rank.__getitem__)[:MAX_RELATED_LINKS]
-
-    def group(
-        self, topic_slugs: Mapping[str, str], provider_slugs: Mapping[str, str], max_items: int
-    ) -> None:
-        """Work out every feed: its kind, name, shown entry ids, size and
-        newest date, in URL-space order, into `specs`."""
-        by_topic: dict[str, list[str]] = {}
-        by_provider: dict[str, list[str]] = {}
-        topics_of, provider_names, by_id = self.topics_of, self.provider_names, self.by_id
-        for entry_id in self.order:  # newest first, so every group is too
-            for topic in topics_of(entry_id):
-                by_topic.setdefault(topic, []).append(entry_id)
-            provider = provider_names[by_id[entry_id][0].story.provider.name]
-            by_provider.setdefault(provider, []).append(entry_id)
-
-        def add(key: str, kind: FeedKind, name: str, group: list[str]) -> None:
-            updated = self.by_id[group[0]][0].story.published if group else None
-            self.specs[key] = (kind, name, group[:max_items], len(group), updated)
-
-        add("all", FeedKind.ALL, "", self.order)
-        for kind, folder, groups, slugs in (
-            (FeedKind.TOPIC, "topics", by_topic, topic_slugs),
-            (FeedKind.PROVIDER, "providers", by_provider, provider_slugs),
-        ):
-            for name in sorted(groups, key=slugs.__getitem__):
-                add(f"{folder}/{slugs[name]}", kind, name, groups[name])
-
-    def _touched(self, entry_id: str) -> bool:
-        """Whether the entry, or any entry of its stories, changed: its
-        fields come from its own winning occurrence, its related links from
-        theirs."""
-        dirty = self._dirty
-        return entry_id in dirty or any(other in dirty for ids in self.stories[entry_id] for other in ids)
-
-    def forget_previous(self) -> None:
-        self._previous = None
-
-    def all_entries(self) -> tuple[Entry, ...]:
-        return tuple(self.entry(entry_id) for entry_id in self.order)
-
-    def entry(self, entry_id: str) -> Entry:
-        """The entry, built once."""
-        if entry_id in self._entries:
-            return self._entries[entry_id]
-        before = self._previous
-        if before is not None and entry_id in before._entries and not self._touched(entry_id):
-            # Made of the same occurrences, with the same names: the same entry.
-            self._entries[entry_id] = before._entries[entry_id]
-            return self._entries[entry_id]
-        story = self.by_id[entry_id][0].story
-        provider = self.provider(story.provider)
-        entry = self._entries[entry_id] = Entry(
-            id=entry_id,
-            url=story.url,
-            title=story.title,
-            published=story.published,
-            updated=story.published,
-            provider=provider,
-            provider_feed=f"providers/{self.provider_slugs[provider.name]}",
-            excerpt=story.excerpt,
-            topics=self.topics_of(entry_id),
-            images=story.images,
-            related=tuple(self.link(other) for other in self.related_ids(entry_id)),
-            body=story.body,
-        )
-        return entry
-
-    def provider(self, provider: Provider) -> Provider:
-        key = (self.provider_names[provider.name], provider.domain)
-        if key not in self._providers:
-            self._providers[key] = Provider(name=key[0], domain=key[1])
-        return self._providers[key]
-
-    def link(self, entry_id: str) -> Link:
-        if entry_id not in self._links:
-            story = self.by_id[entry_id][0].story
-            self._links[entry_id] = Link(story.url, story.title, self.provider_names[story.provider.name])
-        return self._links[entry_id]
-
-    def entry_print(self, entry_id: str, digests: Mapping[str, bytes]) -> tuple[object, ...]:
-        """What the entry is made of: the files (by digest) and positions of
-        its winning occurrence and of its related coverage's, and the names
-        the catalog gave its topics and provider. Equal prints, equal entries."""
-        if entry_id in self._prints:
-            return self._prints[entry_id]
-        by_id, names = self.by_id, self.provider_names
-        winner = by_id[entry_id][0]
-        provider = names[winner.story.provider.name]
-        # Every entry of its stories, unsorted and untruncated: a superset of
-        # what decides its related links (their dates are in their files).
-        stories = tuple(
-            (other, digests[source.story.path], source.index, names[source.story.provider.name])
-            for ids in self.stories[entry_id]
-            for other in ids
-            for source in (by_id[other][0],)
-        )
-        print_ = self._prints[entry_id] = (
-            digests[winner.story.path],
-            winner.index,
-            self.topics_of(entry_id),
-            provider,
-            self.provider_slugs[provider],
-            stories,
-        )
-        return print_
+# -- from parse results to store rows ------------------------------------------
 
 
-def _normal(name: str) -> str:
+def to_micros(moment: datetime) -> int:
+    """A UTC datetime as integer microseconds since the epoch."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def to_datetime(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def item_rows(article: Article) -> list[ItemRow]:
+    """The store's rows for a parsed article: position 0 is the article,
+    n its n-th related item, which inherits its topics and visibility."""
+    published = to_micros(article.published)
+    rows = [ItemRow(article.path, 0, article.canonical, published, published, article.draft,
+                    _item_data(article, article.topics, article.body))]
+    for position, item in enumerate(article.related, start=1):
+        topics = tuple(dict.fromkeys(article.topics + item.topics))
+        own = to_micros(item.published)
+        rows.append(ItemRow(article.path, position, item.canonical, own, max(own, published), article.draft,
+                            _item_data(item, topics, "")))
+    return rows
+
+
+def _item_data(item: Item, topics: tuple[str, ...], body: str) -> dict[str, object]:
+    return {
+        "title": item.title, "url": item.url, "provider": [item.provider.name, item.provider.domain],
+        "excerpt": item.excerpt, "topics": list(topics),
+        "images": [[i.url, i.width, i.height, i.title] for i in item.images],
+        "amp_url": item.amp_url, "category": item.category, "type": item.type,
+        "quality": item.quality, "heat": item.heat, "body": body,
+    }
+
+
+def normal(name: str) -> str:
     """Names that differ only in case or spacing are one topic or provider."""
     return " ".join(name.split()).casefold()
 
 
-def _display_names(names: Iterable[str]) -> dict[str, str]:
-    """Each spelling → the display name of its group: the most frequent
-    spelling, ties broken alphabetically."""
-    counts = Counter(names)
-    best: dict[str, str] = {}
-    for spelling in sorted(counts, key=lambda s: (-counts[s], s)):
-        best.setdefault(_normal(spelling), spelling)
-    return {spelling: best[_normal(spelling)] for spelling in counts}
+def digest(value: object) -> str:
+    return hashlib.blake2b(dumps(value).encode(), digest_size=8).hexdigest()
 
 
-def _duplicate_problems(groups: Mapping[str, list[_Occurrence]]) -> list[Problem]:
-    """The same URL as the article of two files is worth a warning; the same
-    URL as related coverage in several stories is normal."""
-    problems = []
-    for entry_id, found in groups.items():
-        articles = [o for o in found if o.rank == 0]
-        for loser in articles[1:]:
-            problems.append(
-                Problem(
-                    loser.story.path,
-                    None,
-                    f"sourceUrl {entry_id} is also the article of {articles[0].story.path}; "
-                    f"merged into one entry, the fields of {articles[0].story.path} win",
-                    Severity.WARNING,
-                )
-            )
-    return problems
+def _origin(path: str, position: int) -> str:
+    return f"{path}#{position}"
 
 
-def _slug_problems(
-    groups: Mapping[str, list[_Occurrence]],
-    names: Mapping[str, str],
-    slugs: Mapping[str, str],
-    what: str,
-    names_of: Callable[[_Occurrence], Iterable[str]],
-) -> list[Problem]:
-    """Warn where a name got a hash-suffixed slug because another name
-    already had its plain slug, naming the first file that uses it."""
-    moved = {name: slug for name, slug in slugs.items() if slugify(name) and slug != slugify(name)}
-    if not moved:
-        return []
-    first_path: dict[str, str] = {}
-    for found in groups.values():
-        for occurrence in found:
-            for spelling in names_of(occurrence):
-                name = names[spelling]
-                if name in moved and occurrence.story.path < first_path.get(name, "\uffff"):
-                    first_path[name] = occurrence.story.path
-    return [
-        Problem(
-            first_path[name],
-            None,
-            f"{what} {name!r} shares the slug {slugify(name)!r} with another {what}; its feed is {slug}",
-            Severity.WARNING,
+# -- the derive --------------------------------------------------------------------
+
+
+def derive(store: Store, dirty: set[str], view: View, changes: Changes) -> set[str]:
+    """Bring the entries of the `dirty` canonical URLs (and everything that
+    shows them) up to date with the items, inside the caller's transaction;
+    the canonical URLs of the entries whose stories may have changed."""
+    touched: set[tuple[str, str]] = set()
+    relinked, left = _settle_winners(store, dirty, view, changes, touched)
+    renamed = _settle_names(store, touched)
+    to_derive = set(dirty) | _mates(store, relinked, view) | _users(store, renamed, view)
+    deriver = _Deriver(store, view, changes)
+    for batch in batches(sorted(to_derive)):
+        deriver.derive(batch)
+    return to_derive | left
+
+
+def batches(keys: list[str]) -> Iterable[list[str]]:
+    """`keys` in slices small enough for one query each."""
+    for start in range(0, len(keys), _BATCH):
+        yield keys[start : start + _BATCH]
+
+
+def _settle_winners(
+    store: Store, dirty: set[str], view: View, changes: Changes, touched: set[tuple[str, str]]
+) -> tuple[set[str], set[str]]:
+    """First pass: which item wins each dirty entry, whether it is shown, and
+    how it moves the name counts (the names touched are added to `touched`).
+    Withheld and vanished entries leave their feeds here; the others keep
+    their place in them until the third pass moves them. Returns the entries
+    whose link or items changed (their neighbours show them) and those that
+    left."""
+    relinked: set[str] = set()
+    left: set[str] = set()
+    for batch in batches(sorted(dirty)):
+        items = store.items.of_canonicals(batch)
+        olds = store.entries.get(batch)
+        for canonical in batch:
+            found = items.get(canonical, [])
+            old = olds.get(canonical)
+            shown = sorted((i for i in found if view.shows(i)), key=lambda i: (i.position > 0, i.path, i.position))
+            spellings: Counter[tuple[str, str]] = Counter()
+            for item in shown:
+                spellings["provider", item.data["provider"][0]] += 1
+                spellings.update(("topic", topic) for topic in item.data["topics"])
+            _count_names(store, spellings, old.spellings if old else None, touched)
+            if not shown:
+                if old is not None:
+                    _leave_feeds(store, old, changes)
+                    left.add(canonical)
+                    relinked.add(canonical)
+                if not found:
+                    store.entries.drop(canonical)
+                    continue
+                drafts_only = not view.include_unpublished and all(i.draft for i in found)
+                state = State.DRAFT if drafts_only else State.SCHEDULED
+                store.entries.put(EntryRow(canonical, None, state, occurrences=[[i.path, i.position] for i in found]))
+                continue
+            winner = shown[0]
+            link = [winner.data["url"], winner.data["title"], winner.data["provider"][0], winner.published]
+            occurrences = [[i.path, i.position] for i in shown]
+            if old is None or old.state != State.PUBLISHED:
+                row = EntryRow(canonical, None, State.PUBLISHED)
+            else:
+                row = old
+                if (old.link, old.occurrences) != (link, occurrences):
+                    relinked.add(canonical)
+            store.entries.put(row._replace(
+                state=State.PUBLISHED, winner=_origin(winner.path, winner.position),
+                occurrences=occurrences, link=link, spellings=[[k, s, n] for (k, s), n in sorted(spellings.items())],
+            ))
+    return relinked, left
+
+
+def _count_names(
+    store: Store, new: Counter[tuple[str, str]], old: list[list[object]] | None, touched: set[tuple[str, str]]
+) -> None:
+    delta = Counter(new)
+    for kind, spelling, uses in old or ():
+        delta[str(kind), str(spelling)] -= int(str(uses))
+    for (kind, spelling), uses in delta.items():
+        if uses:
+            store.names.add_uses(kind, normal(spelling), spelling, uses)
+            touched.add((kind, normal(spelling)))
+
+
+def _leave_feeds(store: Store, old: EntryRow, changes: Changes) -> None:
+    if old.id is not None and old.published is not None:
+        move(store, changes, Membership(old.published, old.id, old.feeds or [], old.shown_hash), None)
+
+
+def _settle_names(store: Store, touched: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Second pass: the shown spelling and slug of every name whose counts
+    moved. Returns (kind, old slug) of the names shown differently now:
+    their entries must be derived again."""
+    renamed: set[tuple[str, str]] = set()
+    regroup: dict[tuple[str, str], set[str]] = {}
+    for kind, name_key in sorted(touched):
+        spellings = store.names.spellings(kind, name_key)
+        old = store.names.get(kind, name_key)
+        if not spellings:
+            if old is not None:
+                store.names.drop(kind, name_key)
+                regroup.setdefault((kind, old.base), set())
+                renamed.add((kind, old.slug))
+            continue
+        display = min(spellings, key=lambda pair: (-pair[1], pair[0]))[0]
+        if old is not None and old.display == display:
+            continue
+        base = slugify(display)
+        store.names.put(NameRow(kind, name_key, display, base, old.slug if old else "", None))
+        regroup.setdefault((kind, base), set())
+        if old is not None:
+            regroup.setdefault((kind, old.base), set())
+            renamed.add((kind, old.slug))
+    for kind, base in sorted(regroup):
+        renamed |= _assign_slugs(store, kind, base)
+    return renamed
+
+
+def _assign_slugs(store: Store, kind: str, base: str) -> set[tuple[str, str]]:
+    """Give every name sharing the base slug `base` its slug: the one that
+    sorts first keeps the base, the others get a suffix from a hash of the
+    name (`feedpub.urls.assign_slugs`'s rule, applied to one group)."""
+    group = store.names.with_base(kind, base)
+    slugs = assign_slugs([row.display for row in group], kind)
+    renamed = set()
+    for row in group:
+        if row.slug != slugs[row.display]:
+            if row.slug:
+                renamed.add((kind, row.slug))
+            store.names.put(row._replace(slug=slugs[row.display]))
+    return renamed
+
+
+def _mates(store: Store, canonicals: set[str], view: View) -> set[str]:
+    """Every entry shown in the same file as one of `canonicals`: their
+    related links show it."""
+    if not canonicals:
+        return set()
+    paths: set[str] = set()
+    for rows in store.items.of_canonicals(canonicals).values():
+        paths.update(row.path for row in rows)
+    for row in store.entries.get(canonicals).values():
+        paths.update(str(path) for path, _ in row.occurrences or ())
+    return {item.canonical for rows in store.items.of_paths(paths).values() for item in rows if view.shows(item)}
+
+
+def _users(store: Store, renamed: set[tuple[str, str]], view: View) -> set[str]:
+    """Entries of the feeds of renamed names, and for providers the entries
+    linking to them (links name the provider)."""
+    found: set[str] = set()
+    for kind, slug in renamed:
+        key = feed_key(FeedKind.TOPIC if kind == "topic" else FeedKind.PROVIDER, slug)
+        ids = store.members.page(key, 0, 1 << 62)
+        users = {row.canonical for row in store.entries.by_ids(ids).values()}
+        found |= users
+        if kind == "provider":
+            found |= _mates(store, users, view)
+    return found
+
+
+class _Deriver:
+    """Third pass: an entry's data, id and feeds, for batches of entries."""
+
+    def __init__(self, store: Store, view: View, changes: Changes) -> None:
+        self.store = store
+        self.view = view
+        self.changes = changes
+        self._names: dict[tuple[str, str], NameRow | None] = {}
+
+    def name(self, kind: str, spelling: str) -> NameRow:
+        key = (kind, normal(spelling))
+        if key not in self._names:
+            self._names[key] = self.store.names.get(*key)
+        found = self._names[key]
+        assert found is not None, key  # every shown spelling was counted first
+        return found
+
+    def derive(self, batch: list[str]) -> None:
+        store = self.store
+        rows = {c: r for c, r in store.entries.get(batch).items() if r.state == State.PUBLISHED}
+        paths = {str(path) for row in rows.values() for path, _ in row.occurrences or ()}
+        files = store.items.of_paths(paths)
+        mates = {item.canonical for path in paths for item in files.get(path, ()) if self.view.shows(item)}
+        mates -= rows.keys()
+        links = {c: r for c, r in store.entries.get(mates).items() if r.state == State.PUBLISHED}
+        links.update(rows)
+        ledger_rows = store.ledger.by_canonicals(rows)
+        for canonical, row in rows.items():
+            self._derive_one(row, files, links, ledger_rows.get(canonical))
+
+    def _derive_one(
+        self, row: EntryRow, files: dict[str, list[ItemRow]], links: dict[str, EntryRow], known: LedgerRow | None
+    ) -> None:
+        occurrences = [(str(path), int(position)) for path, position in row.occurrences or ()]
+        by_place = {(item.path, item.position): item for path, _ in occurrences for item in files[path]}
+        winner = by_place[occurrences[0]]
+        data = winner.data
+        provider = self.name("provider", data["provider"][0])
+        topics = sorted({self.name("topic", topic).display for path, position in occurrences
+                         for topic in by_place[path, position].data["topics"]})
+        related = self._related(row.canonical, occurrences, files, links)
+        own = [data["title"], data["url"], data["excerpt"], data["body"], data["images"], provider.display,
+               topics, winner.published]
+        own_hash = digest(own)
+        entry_id, updated, problems = self._identify(row, winner, own_hash, provider.display, known)
+        entry_data = {
+            "url": data["url"], "title": data["title"], "provider": [provider.display, data["provider"][1]],
+            "provider_feed": feed_key(FeedKind.PROVIDER, provider.slug), "excerpt": data["excerpt"],
+            "topics": topics, "images": data["images"], "related": related, "body": data["body"],
+        }
+        problems += self._duplicates(row.canonical, occurrences)
+        feeds = ["all", *(feed_key(FeedKind.TOPIC, self.name("topic", t).slug) for t in topics),
+                 feed_key(FeedKind.PROVIDER, provider.slug)]
+        feeds += [feed_key(FeedKind.CURATED, c.name) for c in self.view.curated
+                  if _matches(c, winner, topics, provider.display)]
+        new = row._replace(
+            id=entry_id, published=winner.published, updated=updated, own_hash=own_hash,
+            shown_hash=digest([entry_id, winner.published, updated, entry_data]),
+            feeds=sorted(set(feeds)), data=entry_data, problems=problems or None,
         )
-        for name, slug in sorted(moved.items())
-    ]
+        self.store.entries.put(new)
+        self._move(row, new)
+
+    def _related(
+        self, canonical: str, occurrences: list[tuple[str, int]], files: dict[str, list[ItemRow]],
+        links: dict[str, EntryRow],
+    ) -> list[list[object]]:
+        others = {item.canonical for path, _ in occurrences for item in files[path]
+                  if item.canonical != canonical and item.canonical in links and self.view.shows(item)}
+        # link[3] is the winner's date as the first pass settled it, also
+        # for the entries of this batch, which are not moved yet.
+        ordered = sorted(others, key=lambda c: (-int((links[c].link or [0] * 4)[3]), links[c].id or c))
+        result = []
+        for other in ordered[:MAX_RELATED_LINKS]:
+            url, title, spelling, _ = links[other].link or ("", "", "", 0)
+            result.append([url, title, self.name("provider", str(spelling)).display])
+        return result
+
+    def _identify(
+        self, row: EntryRow, winner: ItemRow, own_hash: str, provider: str, known: LedgerRow | None
+    ) -> tuple[str, int, list[list[object]]]:
+        """The entry's id and updated time from the ledger, recording it there."""
+        store, view = self.store, self.view
+        origin = _origin(winner.path, winner.position)
+        title = digest(winner.data["title"])
+        problems: list[list[object]] = []
+        if known is None:
+            candidates = [r for r in store.ledger.orphans_at(origin) if r.title == title or r.provider == provider]
+            if candidates:
+                known = candidates[0]
+        if known is None:
+            entry_id = row.canonical
+            number = 1
+            while store.ledger.has_id(entry_id) or (row.id != entry_id and store.entries.id_taken(entry_id)):
+                number += 1
+                entry_id = f"{row.canonical}#{number}"
+            updated_text = "-"
+            story = ""
+        else:
+            entry_id = known.id
+            updated_text = known.updated if known.hash == own_hash else view.now_text
+            story = known.story
+        if entry_id != row.canonical:
+            problems.append([winner.path, None, "warning",
+                             f"sourceUrl {winner.data['url']} differs from the id {entry_id} this entry was first "
+                             f"published under, which it keeps so that readers do not show it again as new "
+                             f"(`feedpub ids --reset {winner.data['url']}` gives it a new id)"])
+        line = LedgerRow(entry_id, row.canonical, winner.data["url"], origin, provider, title, own_hash,
+                         updated_text, story)
+        if line != known:
+            store.ledger.put(line)
+            self.changes.ledger = True
+        updated = winner.published
+        if updated_text != "-":
+            updated = max(updated, to_micros(datetime.fromisoformat(updated_text)))
+        return entry_id, updated, problems
+
+    def _duplicates(self, canonical: str, occurrences: list[tuple[str, int]]) -> list[list[object]]:
+        """The same URL as the article of two files is worth a warning; the
+        same URL as related coverage in several stories is normal."""
+        articles = [path for path, position in occurrences if position == 0]
+        return [
+            [loser, None, "warning", f"sourceUrl {canonical} is also the article of {articles[0]}; "
+                                     f"merged into one entry, the fields of {articles[0]} win"]
+            for loser in articles[1:]
+        ]
+
+    def _move(self, old: EntryRow, new: EntryRow) -> None:
+        before = Membership(int(old.published or 0), str(old.id), old.feeds or [], old.shown_hash)
+        after = Membership(int(new.published or 0), str(new.id), new.feeds or [], new.shown_hash)
+        move(self.store, self.changes, before if old.id is not None else None, after)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Where an entry or story sits: its sort key in its feeds."""
+
+    published: int
+    id: str
+    feeds: list[str]
+    #: Digest of what it shows: a change renders its pages again.
+    shown_hash: str | None
+
+
+def move(store: Store, changes: Changes, old: Membership | None, new: Membership | None) -> None:
+    """Update the feeds' members from `old` to `new` (None: not in any
+    feed), recording in `changes` what changed where."""
+    old_feeds = set(old.feeds) if old else set()
+    new_feeds = set(new.feeds) if new else set()
+    old_key = (old.published, old.id) if old else None
+    new_key = (new.published, new.id) if new else None
+    for key in sorted(old_feeds | new_feeds):
+        change = changes.feed(key)
+        if key in old_feeds and key in new_feeds and old_key == new_key:
+            if old and new and old.shown_hash != new.shown_hash:
+                change.edited.append((new.published, new.id))
+            continue
+        if key in old_feeds and old_key is not None:
+            store.members.drop(key, *old_key)
+            change.moved.append(old_key)
+            change.removed += 1
+        if key in new_feeds and new_key is not None:
+            store.members.add(key, *new_key)
+            change.moved.append(new_key)
+            change.added += 1
+
+
+def _matches(feed: CuratedFeed, winner: ItemRow, topics: list[str], provider: str) -> bool:
+    """Whether an entry belongs to a curated feed: every filter given holds."""
+    data = winner.data
+    if not feed.include_related and winner.position != 0:
+        return False
+    if feed.topics and not {normal(t) for t in feed.topics} & {normal(t) for t in topics}:
+        return False
+    if feed.providers and normal(provider) not in {normal(p) for p in feed.providers}:
+        return False
+    if feed.min_quality is not None and (data["quality"] is None or data["quality"] < feed.min_quality):
+        return False
+    if feed.min_heat is not None and (data["heat"] is None or data["heat"] < feed.min_heat):
+        return False
+    if feed.categories and normal(data["category"]) not in {normal(c) for c in feed.categories}:
+        return False
+    return not feed.types or normal(data["type"]) in {normal(t) for t in feed.types}

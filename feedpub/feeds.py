@@ -1,24 +1,33 @@
-"""One `Feed` → RSS 2.0 or Atom 1.0 bytes. The only module that imports
-feedgen.
+"""One `Page` → RSS 2.0, Atom 1.0 or JSON Feed 1.1 bytes. The only module that
+imports feedgen.
 
 feedgen has defaults that would leak into our output, so this module:
 
 - sets every ``updated``/``lastBuildDate`` from the content (feedgen stamps
   the current time otherwise), so the same content gives the same bytes;
-- appends entries in our order (feedgen prepends by default);
 - adds the ``self`` link before the HTML one (RSS ``<channel><link>`` is the
   last link added);
-- gives an entry exactly one link (feedgen drops ``rel`` from Atom entry
-  links, so a second one would become a duplicate alternate) and puts the
-  related coverage into the HTML content instead;
+- gives an entry feed's entries exactly one link (feedgen drops ``rel`` from
+  Atom entry links, so a second one would become a duplicate alternate) and
+  writes a story's ``rel="related"`` links itself;
 - writes ``media:thumbnail`` itself, as a direct child of the item (feedgen's
   media extension wraps it in a one-child ``media:group``, which validators
-  reject), and the RSS-only ``<source>`` and ``dc:creator``.
+  reject), the RSS-only ``<source>`` and ``dc:creator``, and the RFC 5005
+  links and ``fh:archive`` marker that feedgen has no place for in RSS.
+
+A document is feedgen's rendering of the feed's own elements with each
+entry's element spliced in before the closing tag. Each entry element is
+rendered once by feedgen, in a parent with the document's namespaces and
+depth (so its bytes are those it has in any document), and `Fragments` keeps
+it for the other feeds showing the same entry.
 """
 
 from __future__ import annotations
 
 import html
+import json
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 
@@ -27,55 +36,123 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
-from lxml.etree import _Element
+from lxml import etree
 
 from feedpub.errors import RenderError
-from feedpub.model import MEDIA_TYPES
 from feedpub.model import Entry
-from feedpub.model import Feed
+from feedpub.model import Page
 from feedpub.model import Site
 from feedpub.urls import http_url
+from feedpub.urlspace import MEDIA_TYPES
+from feedpub.urlspace import feed_path
 
 #: ``updated`` of a feed without entries: fixed, never "now".
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
-
+_ATOM_NS = "http://www.w3.org/2005/Atom"
 _MEDIA_NS = "http://search.yahoo.com/mrss/"
 _DC_NS = "http://purl.org/dc/elements/1.1/"
+_HISTORY_NS = "http://purl.org/syndication/history/1.0"
+_CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+_NAMESPACES = {"media": _MEDIA_NS, "dc": _DC_NS, "fh": _HISTORY_NS}
 
 
-def render(feed: Feed, format: str, site: Site) -> bytes:
-    """The feed as RSS (``format="rss"``) or Atom (``"atom"``) bytes."""
-    generator = _generator(feed, format, site)
+def render(page: Page, format: str, site: Site, fragments: Fragments | None = None) -> bytes:
+    """The page as RSS (``format="rss"``), Atom (``"atom"``) or JSON (``"json"``)."""
+    fragments = fragments or Fragments()
+    if format == "json":
+        return _json(page, site, fragments)
+    if format not in ("rss", "atom"):
+        raise ValueError(f"unknown feed format {format!r}")
     try:
-        if format == "rss":
-            return bytes(generator.rss_str(pretty=True))
-        if format == "atom":
-            return bytes(generator.atom_str(pretty=True))
+        head = _generator(page, format, site)
+        document = bytes(head.rss_str(pretty=True) if format == "rss" else head.atom_str(pretty=True))
+        entries = b"".join(fragments.xml(entry, format, site) for entry in page.entries)
     except ValueError as exc:
-        raise RenderError(f"cannot render {feed.path(format)}: {exc}") from exc
-    raise ValueError(f"unknown feed format {format!r}")
+        raise RenderError(f"cannot render {feed_path(page.feed.key, format, page.number)}: {exc}") from exc
+    closing = b"  </channel>\n</rss>\n" if format == "rss" else b"</feed>\n"
+    assert document.endswith(closing)
+    return document[: -len(closing)] + entries + closing
 
 
-def _generator(feed: Feed, format: str, site: Site) -> FeedGenerator:
+class Fragments:
+    """Rendered entries, by entry id, format and base URL, for the documents
+    of one version of the store (an entry has one state per version): an
+    entry shown by five feeds is rendered once. Holds at most `limit` of
+    them (the least recently used go first)."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._rendered: OrderedDict[tuple[str, str, str], object] = OrderedDict()
+
+    def _get(self, key: tuple[str, str, str], make: Callable[[], object]) -> object:
+        found = self._rendered.get(key)
+        if found is None:
+            found = self._rendered[key] = make()
+            if len(self._rendered) > self.limit:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(key)
+        return found
+
+    def xml(self, entry: Entry, format: str, site: Site) -> bytes:
+        """The entry's ``<item>`` or ``<entry>`` element as it appears in a document."""
+        key = (entry.id, format, site.base_url)
+        return self._get(key, lambda: _xml_entry(entry, format, site))  # type: ignore[return-value]
+
+    def json(self, entry: Entry, site: Site) -> dict[str, object]:
+        key = (entry.id, "json", site.base_url)
+        return self._get(key, lambda: _json_item(entry, site))  # type: ignore[return-value]
+
+
+def _links(page: Page, format: str, site: Site) -> list[tuple[str, str]]:
+    """(rel, href) of the feed-level links beyond self and alternate: WebSub
+    hubs and the RFC 5005 links between archive pages."""
+    key = page.feed.key
+    links = [("hub", hub) for hub in site.hubs]
+    if page.older is not None:
+        links.append(("prev-archive", site.url(feed_path(key, format, page.older))))
+    if page.newer is not None:
+        links.append(("next-archive", site.url(feed_path(key, format, page.newer))))
+    if page.is_archive:
+        links.append(("current", site.url(feed_path(key, format))))
+    return links
+
+
+def _generator(page: Page, format: str, site: Site) -> FeedGenerator:
+    feed = page.feed
     generator = FeedGenerator()
-    generator.register_extension("feedpub", _FeedExtension, _EntryExtension)
-    self_url = site.url(feed.path(format))
-    generator.id(self_url)
-    generator.title(site.feed_title(feed))
+    generator.register_extension("feedpub", _FeedExtension, _EntryExtension, atom=True, rss=True)
+    extension: _FeedExtension = generator.feedpub
+    extension.links = _links(page, format, site)
+    extension.archive = page.is_archive
+    self_url = site.url(feed_path(feed.key, format, page.number))
+    # One logical feed, one id: its archive pages carry the subscription
+    # document's (RFC 5005 reconstructs the feed from them all).
+    generator.id(site.url(feed_path(feed.key, format)))
+    title = feed.title if page.number is None else f"{feed.title} (archive page {page.number} of {page.pages})"
+    generator.title(title)
     generator.subtitle(feed.description)  # also the RSS <description>
     generator.link(href=self_url, rel="self", type=MEDIA_TYPES[format])
-    generator.link(href=site.url("/"), rel="alternate", type="text/html")
+    if format == "atom":
+        for rel, href in extension.links:
+            generator.link(href=href, rel=rel)
+    generator.link(href=site.url(feed_path(feed.key, "html", page.number)), rel="alternate", type="text/html")
     generator.language(site.language)
     generator.generator("feedpub")
-    generator.updated(feed.updated or EMPTY_FEED_UPDATED)
-    for entry in feed.entries:
-        _add_entry(generator, entry, site)
+    if site.icon:
+        generator.icon(site.icon)
+    if site.logo or site.icon:
+        generator.logo(site.logo or site.icon)  # also the RSS <image>
+    generator.updated(page.updated or EMPTY_FEED_UPDATED)
+    generator.lastBuildDate(page.updated or EMPTY_FEED_UPDATED)
     return generator
 
 
-def _add_entry(generator: FeedGenerator, entry: Entry, site: Site) -> None:
-    item: FeedEntry = generator.add_entry(order="append")
+def _xml_entry(entry: Entry, format: str, site: Site) -> bytes:
+    item = FeedEntry()
+    item.register_extension("feedpub", _EntryExtension, atom=True, rss=True)
     item.id(entry.id)
     item.title(entry.title)
     item.link(href=entry.url)
@@ -89,7 +166,7 @@ def _add_entry(generator: FeedGenerator, entry: Entry, site: Site) -> None:
         item.summary(entry.excerpt)
     item.content(content_html(entry), type="html")
     author = {"name": entry.provider.name}
-    homepage = http_url(f"https://{entry.provider.domain}/") if entry.provider.domain else None
+    homepage = _homepage(entry)
     if homepage:
         author["uri"] = homepage
     item.author(author)
@@ -97,19 +174,36 @@ def _add_entry(generator: FeedGenerator, entry: Entry, site: Site) -> None:
         item.category([{"term": topic} for topic in entry.topics])
     extension: _EntryExtension = item.feedpub
     extension.entry = entry
-    extension.source_url = site.url(f"/{entry.provider_feed}.rss")
+    extension.source_url = site.url(feed_path(entry.provider_feed, "rss"))
+    if format == "atom":
+        element = item.atom_entry()
+        parent = etree.Element(f"{{{_ATOM_NS}}}feed", nsmap={None: _ATOM_NS, **_NAMESPACES})
+    else:
+        element = item.rss_entry()
+        root = etree.Element("rss", nsmap={"atom": _ATOM_NS, "content": _CONTENT_NS, **_NAMESPACES})
+        parent = etree.SubElement(root, "channel")
+    parent.append(element)  # the namespaces the document declares are not declared again
+    text = etree.tostring(parent.getroottree().getroot(), pretty_print=True, encoding="UTF-8", xml_declaration=False)
+    # Keep the entry's lines: all but the parent's (and, for RSS, the
+    # channel's) opening and closing lines.
+    cut = 1 if format == "atom" else 2
+    lines = text.split(b"\n")
+    return b"\n".join(lines[cut : -cut - 1]) + b"\n"
+
+
+def _homepage(entry: Entry) -> str | None:
+    return http_url(f"https://{entry.provider.domain}/") if entry.provider.domain else None
 
 
 def content_html(entry: Entry) -> str:
     """The entry's HTML body: image, excerpt, body paragraphs and related
-    coverage; every piece of text escaped, as the content is plain text."""
+    coverage (a story's: every item with its outlet and date); every piece
+    of text escaped, as the content is plain text."""
     parts = []
     if entry.images:
         image = entry.images[0]
         size = "".join(
-            f' {name}="{value}"'
-            for name, value in (("width", image.width), ("height", image.height))
-            if value
+            f' {name}="{value}"' for name, value in (("width", image.width), ("height", image.height)) if value
         )
         alt = html.escape(image.title or entry.title)
         parts.append(f'<p><img src="{html.escape(image.url)}"{size} alt="{alt}"></p>')
@@ -118,10 +212,17 @@ def content_html(entry: Entry) -> str:
     for paragraph in entry.body.split("\n\n"):
         if paragraph.strip():
             parts.append(f"<p>{html.escape(paragraph.strip())}</p>")
-    if entry.related:
+    if entry.coverage:
+        items = "".join(
+            f'<li><a href="{html.escape(link.url)}">{html.escape(link.title)}</a> ({html.escape(link.provider)}'
+            + (f", {link.published.strftime('%Y-%m-%d %H:%M UTC')}" if link.published else "")
+            + ")</li>"
+            for link in entry.coverage
+        )
+        parts.append(f"<p>Coverage:</p><ul>{items}</ul>")
+    elif entry.related:
         links = "".join(
-            f'<li><a href="{html.escape(link.url)}">{html.escape(link.title)}</a>'
-            f" ({html.escape(link.provider)})</li>"
+            f'<li><a href="{html.escape(link.url)}">{html.escape(link.title)}</a> ({html.escape(link.provider)})</li>'
             for link in entry.related
         )
         parts.append(f"<p>Related coverage:</p><ul>{links}</ul>")
@@ -130,10 +231,28 @@ def content_html(entry: Entry) -> str:
 
 
 class _FeedExtension(BaseExtension):  # type: ignore[misc]
-    """Declares the namespaces our entry extension writes."""
+    """Declares our namespaces; writes RFC 5005's marker and, in RSS, the
+    links feedgen only writes in Atom."""
+
+    def __init__(self) -> None:
+        self.links: list[tuple[str, str]] = []
+        self.archive = False
 
     def extend_ns(self) -> dict[str, str]:
-        return {"media": _MEDIA_NS, "dc": _DC_NS}
+        return dict(_NAMESPACES)
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if self.archive:
+            xml_elem(f"{{{_HISTORY_NS}}}archive", feed)
+        return feed
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        channel = feed[0]
+        for rel, href in self.links:
+            xml_elem(f"{{{_ATOM_NS}}}link", channel, rel=rel, href=href)
+        if self.archive:
+            xml_elem(f"{{{_HISTORY_NS}}}archive", channel)
+        return feed
 
 
 class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
@@ -143,20 +262,30 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         self.entry: Entry | None = None
         self.source_url = ""
 
-    def extend_atom(self, element: _Element) -> _Element:
+    def extend_atom(self, element: etree._Element) -> etree._Element:
+        assert self.entry is not None
+        for link in self._related():
+            xml_elem(f"{{{_ATOM_NS}}}link", element, rel="related", href=link.url, title=link.title)
         self._thumbnail(element)
         return element
 
-    def extend_rss(self, element: _Element) -> _Element:
+    def extend_rss(self, element: etree._Element) -> etree._Element:
         assert self.entry is not None
         creator = xml_elem(f"{{{_DC_NS}}}creator", element)
         creator.text = self.entry.provider.name
         source = xml_elem("source", element, url=self.source_url)
         source.text = self.entry.provider.name
+        for link in self._related():
+            xml_elem(f"{{{_ATOM_NS}}}link", element, rel="related", href=link.url, title=link.title)
         self._thumbnail(element)
         return element
 
-    def _thumbnail(self, element: _Element) -> None:
+    def _related(self) -> list:  # type: ignore[type-arg]
+        """A story's other items: one ``rel="related"`` link each."""
+        assert self.entry is not None
+        return [link for link in self.entry.coverage if link.url != self.entry.url]
+
+    def _thumbnail(self, element: etree._Element) -> None:
         assert self.entry is not None
         if not self.entry.images:
             return
@@ -165,3 +294,72 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         if image.width and image.height:
             thumbnail.set("width", str(image.width))
             thumbnail.set("height", str(image.height))
+
+
+# -- JSON Feed 1.1 -------------------------------------------------------------------
+
+
+def _json(page: Page, site: Site, fragments: Fragments) -> bytes:
+    feed = page.feed
+    document: dict[str, object] = {
+        "version": JSON_FEED_VERSION,
+        "title": feed.title if page.number is None else f"{feed.title} (archive page {page.number} of {page.pages})",
+        "home_page_url": site.url(feed_path(feed.key, "html", page.number)),
+        "feed_url": site.url(feed_path(feed.key, "json", page.number)),
+        "description": feed.description,
+        "language": site.language,
+    }
+    if site.logo or site.icon:
+        document["icon"] = site.logo or site.icon
+    if site.icon:
+        document["favicon"] = site.icon
+    if page.older is not None:
+        # JSON Feed pages from newest to oldest: next_url is RFC 5005's prev-archive.
+        document["next_url"] = site.url(feed_path(feed.key, "json", page.older))
+    if site.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
+    document["_feedpub"] = {
+        "archive": page.is_archive,
+        "current": site.url(feed_path(feed.key, "json")),
+        **({"newer": site.url(feed_path(feed.key, "json", page.newer))} if page.newer else {}),
+    }
+    document["items"] = [fragments.json(entry, site) for entry in page.entries]
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _json_item(entry: Entry, site: Site) -> dict[str, object]:
+    author: dict[str, str] = {"name": entry.provider.name}
+    homepage = _homepage(entry)
+    if homepage:
+        author["url"] = homepage
+    item: dict[str, object] = {
+        "id": entry.id,
+        "url": entry.url,
+        "title": entry.title,
+        "content_html": content_html(entry),
+    }
+    if entry.excerpt:
+        item["summary"] = entry.excerpt
+    if entry.images:
+        item["image"] = entry.images[0].url
+    item["date_published"] = _rfc3339(entry.published)
+    item["date_modified"] = _rfc3339(entry.updated)
+    item["authors"] = [author]
+    if entry.topics:
+        item["tags"] = list(entry.topics)
+    links = entry.coverage or entry.related
+    if links:
+        name = "coverage" if entry.coverage else "related"
+        item["_feedpub"] = {
+            name: [
+                {"url": link.url, "title": link.title, "provider": link.provider,
+                 **({"date_published": _rfc3339(link.published)} if link.published else {})}
+                for link in links
+            ]
+        }
+    return item
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+

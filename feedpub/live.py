@@ -1,251 +1,337 @@
-"""A catalog kept current for the server, and its documents rendered once.
+"""The pipeline kept current for a server: every worker serves the store's
+version, and one of them keeps it current.
 
-`LiveCatalog` loads the content folder, rescans it every few seconds on a
-background thread (re-parsing only changed files) and swaps a new `Snapshot`
-in with one assignment, so a request sees the old content or the new, never
-a mix. Each document is rendered and compressed at most once per snapshot;
-documents of feeds whose entries did not change are carried over to the next
-snapshot instead of being rendered again.
+- One worker per store holds the *watch* lock (``flock`` beside the store;
+  the kernel frees it when the worker dies, and another takes it within a
+  second). It watches the content folder with the kernel's notifications
+  (watchfiles; polling where they are unavailable), runs the pipeline's
+  refresh when something changes or a scheduled article's time comes,
+  renders the documents readers poll into the store, and pings WebSub hubs
+  for the feeds whose bytes changed. Content is parsed once per change,
+  whatever the number of workers.
+- Every worker polls the store's version four times a second (a tiny query)
+  and switches to a new one at once, dropping the documents it changed; a
+  worker starting on a current store serves without parsing anything.
+- Documents come from the worker's memory, else from the store, else are
+  rendered from the store (archive pages, and every document when no base
+  URL is configured and self links follow the request's host).
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import hashlib
 import logging
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from email.utils import format_datetime
-from pathlib import Path
+from typing import Any
 
-from feedpub import catalog as catalogs
-from feedpub import content
-from feedpub import documents
-from feedpub.catalog import Catalog
-from feedpub.errors import ConfigError
-from feedpub.model import Problem
+from feedpub import urlspace
+from feedpub import websub
+from feedpub.catalog import to_datetime
+from feedpub.catalog import to_micros
+from feedpub.errors import FeedpubError
 from feedpub.model import Site
+from feedpub.settings import Settings
+from feedpub.site import Pipeline
+from feedpub.site import compress
+from feedpub.site import etag_of
+from feedpub.store import StoreLock
+from feedpub.urlspace import DocumentRef
 
 log = logging.getLogger("feedpub")
 
-#: How many base URLs (request hosts) keep rendered documents at once: each
-#: costs up to the size of the whole URL space (70 MB for 10,000 articles),
-#: and Host headers are the client's to choose. Set FEEDPUB_BASE_URL and
-#: there is only one.
-MAX_SITES = 2
+#: Seconds between two looks at the store's version.
+VERSION_POLL = 0.25
+#: Seconds between two tries at taking the watch lock.
+ROLE_RETRY = 1.0
+#: Bytes of documents a worker keeps in memory (plain and gzip forms).
+CACHE_BYTES = 96 << 20
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A document ready to serve: bytes, their gzip form, and the header
-    values a response needs, all computed once."""
+@dataclass
+class Served:
+    """A document ready to send: its bytes, gzip form and validators,
+    computed once per version."""
 
+    ref: DocumentRef
     body: bytes
     gzipped: bytes
-    #: ``Content-Type`` value, with the charset.
-    content_type: str
-    #: Strong validator of `body`; the gzip form's is this with ``-gzip``.
     etag: str
-    #: Time of the newest entry shown, if any.
+    #: ``Last-Modified`` (UTC), if the document shows any entry.
     last_modified: datetime | None
-    #: `last_modified` as an HTTP date, for the header.
-    http_date: str | None
+    #: Surrogate keys: the feed and entries it shows.
+    keys: str
+    #: Header lists, built once by the web layer (plain, gzip).
+    headers: Any = None
 
-    @classmethod
-    def of(cls, document: documents.Document) -> Rendered:
-        """Compress and fingerprint a document, once."""
-        updated = document.updated
-        return cls(
-            body=document.body,
-            gzipped=documents.compress(document.body),
-            content_type=f"{document.media_type}; charset=utf-8",
-            etag=hashlib.blake2b(document.body, digest_size=16).hexdigest(),
-            last_modified=updated,
-            http_date=format_datetime(updated, usegmt=True) if updated else None,
-        )
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped)
+
+    @property
+    def http_date(self) -> str | None:
+        return format_datetime(self.last_modified, usegmt=True) if self.last_modified else None
 
 
-@dataclass(eq=False)
-class Snapshot:
-    """One version of the content, and the documents rendered from it."""
+class _Cache:
+    """Served documents by (base URL, path), least recently used out first."""
 
-    catalog: Catalog
-    #: Problems of the content files and of merging them.
-    problems: tuple[Problem, ...]
-    #: How many content files were found.
-    files: int
-    #: When this version was loaded (wall clock, UTC).
-    loaded_at: datetime
-    #: Rendered documents by base URL, then by path.
-    rendered: OrderedDict[str, dict[str, Rendered]] = field(default_factory=OrderedDict)
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._items: OrderedDict[tuple[str, str], Served] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Served | None:
+        found = self._items.get(key)
+        if found is not None:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], served: Served) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.size += served.size - (old.size if old else 0)
+            self._items[key] = served
+            while self.size > self.limit and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self.size -= dropped.size
+
+    def drop(self, paths: set[str], archives: bool) -> None:
+        """Forget the documents at `paths` (for every base URL), and with
+        `archives` every archive page too."""
+        with self._lock:
+            for key in [k for k, v in self._items.items() if k[1] in paths or (archives and not v.ref.is_hot)]:
+                self.size -= self._items.pop(key).size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
 
 
-class LiveCatalog:
-    """The server's view of a content folder, kept current."""
+class Live:
+    """A server's view of one content folder, kept current."""
 
-    def __init__(
-        self,
-        root: str | os.PathLike[str],
-        *,
-        include_unpublished: bool = False,
-        max_items: int = catalogs.DEFAULT_MAX_ITEMS,
-        max_bytes: int = content.MAX_FILE_BYTES,
-        reload_interval: float = 2.0,
-    ) -> None:
-        self.root = Path(root)
-        self.include_unpublished = include_unpublished
-        self.max_items = max_items
-        self.reload_interval = reload_interval
-        self._loader = content.Loader(root, max_bytes=max_bytes)
-        self._reload_lock = threading.Lock()
-        self._render_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        #: The last reload failure (the folder vanished, say), for /healthz.
-        self.reload_error: str | None = None
-        # True from the moment the loader has taken in a change until a
-        # snapshot of it is built: if building fails, the next refresh must
-        # build again even though no file changed since.
-        self._pending = False
-        with _collector_paused():
-            first = self._load(previous=None)
-        assert first is not None  # with no previous version, there is always one
-        self._snapshot = first
-        # What was just loaded lives as long as the process: keep the cyclic
-        # collector from walking it on every full collection, and let forked
-        # workers (gunicorn --preload) share its pages.
-        gc.freeze()
-        # A forked worker (gunicorn --preload) has no watcher thread: let the
-        # first request in the child start its own.
-        os.register_at_fork(after_in_child=self._forget_thread)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        #: The refresher's pipeline; requests read through `reader`.
+        self.pipeline = Pipeline(settings)
+        self.reader = self.pipeline.reopened()
+        self.pinger = websub.Pinger(settings.hubs)
+        self.role = StoreLock(self.pipeline.store_path, "watch")
+        self.cache = _Cache(CACHE_BYTES)
+        #: The last refresh failure seen by this process (the folder vanished).
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._next_due: int | None = None
+        self.refresh()
+        self.version = self._store_version()
+        os.register_at_fork(after_in_child=self._after_fork)
 
-    # -- the current version ------------------------------------------------------
-
-    def snapshot(self) -> Snapshot:
-        """The current version; starts the watcher thread on first use."""
-        if self._thread is None and self.reload_interval > 0:
-            self._start_watching()
-        return self._snapshot
+    # -- keeping current ----------------------------------------------------------
 
     def refresh(self) -> bool:
-        """Rescan the folder now; True if a new version was swapped in."""
-        with self._reload_lock:
-            old = self._snapshot
-            try:
-                with _collector_paused():
-                    new = self._load(previous=old)
-            except ConfigError as exc:
-                if self.reload_error != str(exc):
-                    log.error("content reload failed, still serving the previous version: %s", exc)
-                self.reload_error = str(exc)
-                return False
-            self.reload_error = None
-            if new is None:
-                return False
-            self._snapshot = new  # one assignment: requests see old or new
-            return True
+        """Refresh the store from the folder now (waiting for any other
+        refresh), render what readers poll, ping hubs; True if the store
+        changed. A failure is recorded for /healthz, never raised: the
+        previous version keeps being served."""
+        try:
+            report = self.pipeline.refresh()
+            changed = self.pipeline.render_hot() if self.settings.base_url else []
+            self._next_due = self.pipeline.store.items.next_shown_after(to_micros(datetime.now(UTC)))
+        except FeedpubError as exc:
+            if self.error != str(exc):
+                log.error("content refresh failed, still serving the previous version: %s", exc)
+            self._record(str(exc))
+            return False
+        if self.error is not None:
+            log.info("content refresh works again")
+        self._record(None)
+        if report.changed:
+            log.info("content refreshed: %d files parsed again, version %d", report.parsed, report.version)
+        feeds = [path for path in changed if (ref := urlspace.parse(path)) and ref.feed and ref.format != "html"]
+        if feeds and self.settings.base_url:
+            self.pinger.publish(self.settings.base_url + path for path in feeds)
+        return report.changed
 
-    def _load(self, previous: Snapshot | None) -> Snapshot | None:
-        loaded = self._loader.load()
-        if previous is not None and not self._loader.changed and not self._pending:
-            return None  # nothing added, changed or removed
-        self._pending = True
-        catalog = catalogs.build(
-            loaded.articles,
-            include_unpublished=self.include_unpublished,
-            max_items=self.max_items,
-            previous=previous.catalog if previous is not None else None,
-        )
-        problems = loaded.problems + catalog.problems
-        known = set(previous.problems) if previous else set()
-        for problem in problems:
-            if problem not in known:
-                log.warning("%s", problem.format(str(self.root)))
-        snapshot = Snapshot(catalog, problems, loaded.files, datetime.now(UTC))
-        if previous is not None:
-            # Requests may still be rendering into `previous`; its dicts must
-            # not change while they are read.
-            with self._render_lock:
-                _carry_over(previous, snapshot)
-            log.info(
-                "content reloaded: %d files parsed again, %d entries, %d feeds",
-                self._loader.parsed_last,
-                catalog.entry_count,
-                len(catalog.feeds),
-            )
-        self._pending = False
-        return snapshot
+    def _record(self, error: str | None) -> None:
+        self.error = error
+        state = {"at": datetime.now(UTC).isoformat(), "error": error}
+        try:
+            with self.pipeline.store.transaction():
+                self.pipeline.store.put("refresh", state)
+        except Exception:  # the store itself failing is reported by the refresh next time
+            log.exception("cannot record the refresh's state")
 
-    # -- documents ----------------------------------------------------------------
-
-    def document(self, snapshot: Snapshot, path: str, site: Site) -> Rendered:
-        """The rendered document at `path`, from memory after the first time;
-        raises `FeedNotFoundError` for a path outside the URL space."""
-        cached = snapshot.rendered.get(site.base_url)
-        if cached is not None and path in cached:
-            return cached[path]
-        with self._render_lock:
-            by_path = snapshot.rendered.get(site.base_url)
-            if by_path is None:
-                by_path = snapshot.rendered[site.base_url] = {}
-                while len(snapshot.rendered) > MAX_SITES:
-                    snapshot.rendered.popitem(last=False)
-            if path not in by_path:
-                by_path[path] = Rendered.of(documents.render(snapshot.catalog, path, site))
-            return by_path[path]
-
-    # -- watching -----------------------------------------------------------------
-
-    def _start_watching(self) -> None:
-        with self._reload_lock:
-            if self._thread is not None:
+    def start(self) -> None:
+        """Start this process's threads (once): the version poller, and the
+        watcher whenever this process holds the watch lock."""
+        if self._started or self.settings.reload_interval <= 0:
+            return
+        with self._start_lock:
+            if self._started:
                 return
-            self._thread = threading.Thread(target=self._watch, name="feedpub-reload", daemon=True)
-            self._thread.start()
+            self._started = True
+            threading.Thread(target=self._poll, name="feedpub-version", daemon=True).start()
 
-    def _forget_thread(self) -> None:
-        self._thread = None
-        self._reload_lock = threading.Lock()
-        self._render_lock = threading.Lock()
+    def stop(self) -> None:
+        self._stop.set()
+        self.role.release()
+
+    def _after_fork(self) -> None:
+        """In a forked worker (gunicorn --preload): threads and locks are the
+        parent's; start afresh with connections of this process."""
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.role.forget()
+        self.pipeline.lock.forget()
+        self.pipeline = self.pipeline.reopened()
+        self.reader = self.pipeline.reopened()
+        self.pinger.forget()
+        self.cache = _Cache(self.cache.limit)
+        self.start()
+
+    def _poll(self) -> None:
+        last_try = 0.0
+        while not self._stop.wait(VERSION_POLL):
+            try:
+                self.catch_up()
+                if not self.role.held and time.monotonic() - last_try >= ROLE_RETRY:
+                    last_try = time.monotonic()
+                    if self.role.acquire(blocking=False):
+                        threading.Thread(target=self._watch, name="feedpub-watch", daemon=True).start()
+            except Exception:  # the poller must survive anything; log and go on
+                log.exception("checking the store's version failed")
+
+    def _store_version(self) -> int:
+        with self.reader.store.lock:
+            return self.reader.store.version
+
+    def catch_up(self) -> None:
+        """Switch to the store's current version if it moved on."""
+        version = self._store_version()
+        if version != self.version:
+            with self.reader.store.snapshot():
+                changed = set(self.reader.store.documents.changed_since(self.version))
+            self.cache.drop(changed, archives=True)
+            self.version = version
 
     def _watch(self) -> None:
-        me = threading.current_thread()
-        while self._thread is me:
-            time.sleep(self.reload_interval)
+        """The watch lock's holder: refresh on every change, and when a
+        scheduled article's time comes."""
+        interval = self.settings.reload_interval
+        while not self._stop.is_set():
             try:
+                self._watch_with_notifications(interval)
+            except Exception as exc:  # no inotify, too many watches, the folder gone: poll
+                log.info("watching %s by polling every %g s (%s)", self.settings.content_dir, interval, exc)
+                for _ in range(30):
+                    if self._stop.wait(interval):
+                        return
+                    self.refresh()
+
+    def _watch_with_notifications(self, interval: float) -> None:
+        from watchfiles import watch
+
+        root = os.path.realpath(self.settings.content_dir)
+        self.refresh()  # whatever changed while nobody watched
+
+        def relevant(change: Any, path: str) -> bool:
+            relative = os.path.relpath(path, root)
+            return not any(part.startswith(".") for part in relative.split(os.sep))
+
+        for changes in watch(root, watch_filter=relevant, debounce=200, step=25, rust_timeout=int(interval * 1000),
+                             yield_on_timeout=True, stop_event=self._stop, raise_interrupt=False):
+            due = self._next_due is not None and to_micros(datetime.now(UTC)) >= self._next_due
+            if changes or due:
                 self.refresh()
-            except Exception:  # the watcher must survive anything; log and go on
-                log.exception("content reload failed")
+            if not os.path.isdir(root):
+                raise FileNotFoundError(f"the content folder {root} is gone")
 
+    # -- documents ------------------------------------------------------------
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Loading allocates hundreds of thousands of objects that all survive;
-    the cyclic collector would walk them again and again for nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    def document(self, path: str, base_url: str) -> Served | None:
+        """The document at `path` for `base_url`, or None if there is none."""
+        ref = urlspace.parse(path)
+        if ref is None:
+            return None
+        key = (base_url, ref.path)
+        served = self.cache.get(key)
+        if served is not None:
+            return served
+        reader = self.reader
+        with reader.store.snapshot():
+            version = reader.store.version
+            if version != self.version:
+                changed = set(reader.store.documents.changed_since(self.version))
+                self.cache.drop(changed, archives=True)
+                self.version = version
+            row = reader.store.documents.get(ref.path) if base_url == self.settings.base_url else None
+            if row is not None and row.body is not None and row.etag is not None and not row.removed:
+                updated = to_datetime(row.updated) if row.updated is not None else None
+                served = Served(ref, row.body, row.gzip or compress(row.body), row.etag, updated, row.keys or "")
+            else:
+                rendered = next(iter(reader.render([ref], self.site(base_url))), None)
+                if rendered is None:
+                    return None
+                updated = to_datetime(rendered.updated) if rendered.updated is not None else None
+                served = Served(ref, rendered.body, compress(rendered.body), etag_of(rendered.body), updated,
+                                rendered.keys)
+        self.cache.put(key, served)
+        return served
 
+    def site(self, base_url: str) -> Site:
+        return self.reader.site(base_url)
 
-def _carry_over(old: Snapshot, new: Snapshot) -> None:
-    """Reuse rendered feeds whose data did not change; the index and the OPML
-    list counts of every feed, so they are rendered again."""
-    old_feeds, new_feeds = old.catalog.feeds, new.catalog.feeds
-    for base_url, by_path in old.rendered.items():
-        kept = {}
-        for path, rendered in by_path.items():
-            key = path.lstrip("/").rpartition(".")[0]
-            if key in new_feeds and old_feeds.get(key) == new_feeds[key]:
-                kept[path] = rendered
-        new.rendered[base_url] = kept
+    def feeds(self) -> tuple[Any, ...]:
+        with self.reader.store.snapshot():
+            return self.reader.feed_list()
+
+    # -- health -------------------------------------------------------------------
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON body) of /healthz: 503 with a reason when the
+        content folder cannot be read or the last refresh failed."""
+        reader = self.reader
+        with reader.store.snapshot():
+            state = reader.store.get("refresh", {}) or {}
+            overview = reader.overview()
+            problems = reader.problems()
+            files = reader.files()
+            version = reader.store.version
+        root = self.settings.content_dir
+        reason = None
+        if not root.is_dir():
+            reason = f"content folder {str(root)!r} does not exist or is not a folder"
+        elif not os.access(root, os.R_OK | os.X_OK):
+            reason = f"content folder {str(root)!r} cannot be read"
+        elif state.get("error"):
+            reason = f"the last refresh failed: {state['error']}"
+        body = {
+            "status": "ok" if reason is None else "failing",
+            "reason": reason,
+            "version": version,
+            "files": files,
+            "entries": overview.entries,
+            "feeds": len(overview.feeds),
+            "withheld": overview.drafts,
+            "scheduled": overview.scheduled,
+            "problems": [
+                {"path": p.path, "line": p.line, "severity": p.severity.value, "message": p.message}
+                for p in problems
+            ],
+            "last_refresh": state.get("at"),
+            "refresh_error": state.get("error"),
+        }
+        return (200 if reason is None else 503), body

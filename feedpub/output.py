@@ -12,30 +12,17 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from feedpub.documents import Document
-from feedpub.documents import compress
-from feedpub.documents import file_name
 from feedpub.errors import OutputError
+from feedpub.urlspace import OWNED_FOLDERS
+from feedpub.urlspace import OWNED_SUFFIXES
+from feedpub.urlspace import OWNED_TOP_FILES
+from feedpub.urlspace import file_name
 
-#: Folders whose feed files feedpub owns: a feed that no longer exists is
-#: removed from them (by these endings only), so no stale feed lingers.
-OWNED_FOLDERS = ("topics", "providers")
-OWNED_SUFFIXES = (".rss", ".atom", ".gz")
 #: Beside each file, ``--gzip`` writes its gzip form for nginx's gzip_static.
 GZIP_SUFFIX = ".gz"
-_TEMP_PREFIX = ".feedpub-"
-
-
-@dataclass
-class WriteReport:
-    """What `write` did."""
-
-    written: int = 0
-    unchanged: int = 0
-    removed: int = 0
+TEMP_PREFIX = ".feedpub-"
 
 
 def _umask() -> int:
@@ -44,61 +31,52 @@ def _umask() -> int:
     return mask
 
 
-def write(
-    out: str | os.PathLike[str],
-    documents: Iterable[Document],
-    keep: Iterable[str] = (),
-    gzipped: bool = False,
-) -> WriteReport:
-    """Write every document below `out`, and its gzip form beside it when
-    `gzipped` (else remove any such file, which would be stale); remove
-    feeds of owned folders that are neither among them nor named in `keep`
-    (files known to be current). Raises `OutputError` if `out` cannot be
-    written."""
-    root = Path(out)
-    report = WriteReport()
-    mode = 0o666 & ~_umask()
-    kept = {root / name for name in keep}
-    kept |= {root / (name + GZIP_SUFFIX) for name in keep}
+_MODE = 0o666 & ~_umask()
+
+
+def prepare(out: Path) -> Path:
+    """Create the output folder; its resolved path. Raises `OutputError`."""
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        real_root = root.resolve()
-        for document in documents:
-            target = root / file_name(document.path)
-            # Slugs cannot contain "/" or "..", but nothing outside `out`
-            # must ever be written whatever a future path looks like.
-            if not target.resolve().is_relative_to(real_root):
-                raise OutputError(f"refusing to write {target} outside {root}")
-            kept.add(target)
-            if _write_if_changed(target, document.body, mode):
-                report.written += 1
-            else:
-                report.unchanged += 1
-            packed = target.with_name(target.name + GZIP_SUFFIX)
-            if gzipped:
-                kept.add(packed)
-                _write_if_changed(packed, compress(document.body), mode)
-            elif packed.is_file() and not packed.is_symlink():
-                packed.unlink()
-        report.removed = _remove_stale(root, kept)
+        out.mkdir(parents=True, exist_ok=True)
+        return out.resolve()
     except OSError as exc:
-        where = exc.filename or root
-        raise OutputError(f"cannot write to {where}: {exc.strerror or exc}") from exc
-    return report
+        raise OutputError(f"cannot write to {exc.filename or out}: {exc.strerror or exc}") from None
 
 
-def _write_if_changed(target: Path, body: bytes, mode: int) -> bool:
+def write(out: Path, real_out: Path, path: str, body: bytes, gzipped: bytes | None) -> bool:
+    """Write the document at URL `path` below `out` if its bytes changed, and
+    its gzip form beside it when given (else remove a stale one); True if
+    the document was written. Raises `OutputError`."""
+    target = out / file_name(path)
+    try:
+        # Slugs cannot contain "/" or "..", but nothing outside `out` must
+        # ever be written whatever a future path looks like, nor through a
+        # link someone planted inside it.
+        if not target.parent.resolve().is_relative_to(real_out) or target.is_symlink():
+            raise OutputError(f"refusing to write {target} outside {out}")
+        written = _write_if_changed(target, body)
+        packed = target.with_name(target.name + GZIP_SUFFIX)
+        if gzipped is not None:
+            _write_if_changed(packed, gzipped)
+        elif packed.is_file() and not packed.is_symlink():
+            packed.unlink()
+        return written
+    except OSError as exc:
+        raise OutputError(f"cannot write to {exc.filename or target}: {exc.strerror or exc}") from None
+
+
+def _write_if_changed(target: Path, body: bytes) -> bool:
     try:
         if target.stat().st_size == len(body) and target.read_bytes() == body:
             return False
     except FileNotFoundError:
         pass
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX + target.name + ".")
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX + target.name + ".")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(body)
-        os.chmod(temp, mode)  # mkstemp makes it private; a web server must read it
+        os.chmod(temp, _MODE)  # mkstemp makes it private; a web server must read it
         os.replace(temp, target)
     except BaseException:
         os.unlink(temp)
@@ -106,21 +84,55 @@ def _write_if_changed(target: Path, body: bytes, mode: int) -> bool:
     return True
 
 
-def _remove_stale(root: Path, kept: set[Path]) -> int:
-    """Remove feeds no longer in the URL space, and temporary files left by a
-    build that was killed."""
+def remove(out: Path, paths: Iterable[str]) -> int:
+    """Remove the files of documents that left the URL space (and their gzip
+    forms); how many there were."""
     removed = 0
+    for path in paths:
+        target = out / file_name(path)
+        for candidate in (target, target.with_name(target.name + GZIP_SUFFIX)):
+            if candidate.is_file() and not candidate.is_symlink():
+                candidate.unlink()
+                removed += candidate is target
+    return removed
+
+
+def sweep(out: Path, keep: set[str]) -> int:
+    """Remove, from the folders feedpub owns, feed files that are not in
+    `keep` (URL paths) and temporary files of a build that was killed; how
+    many feed files went. For a folder feedpub has no record of (a first
+    build into it, or a build killed midway)."""
+    removed = 0
+    for path in out.glob(TEMP_PREFIX + "*"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+    for name in OWNED_TOP_FILES:
+        for suffix in OWNED_SUFFIXES:
+            removed += _sweep_file(out / f"{name}{suffix}", out, keep)
     for folder in OWNED_FOLDERS:
         # Through a symbolic link, an owned folder may be any folder on the
         # disk: remove nothing there, as nothing outside `out` is touched.
-        if (root / folder).is_symlink() or not (root / folder).is_dir():
+        top = out / folder
+        if top.is_symlink() or not top.is_dir():
             continue
-        for path in (root / folder).iterdir():
-            stale_feed = path.suffix in OWNED_SUFFIXES and path not in kept
-            if (stale_feed or path.name.startswith(_TEMP_PREFIX)) and path.is_file():
-                path.unlink()
-                removed += stale_feed and path.suffix != GZIP_SUFFIX
-    for path in root.glob(_TEMP_PREFIX + "*"):
+        for directory, folders, files in os.walk(top):
+            folders[:] = [name for name in folders if not (Path(directory) / name).is_symlink()]
+            for name in files:
+                removed += _sweep_file(Path(directory) / name, out, keep)
+    return removed
+
+
+def _sweep_file(path: Path, out: Path, keep: set[str]) -> int:
+    if path.name.startswith(TEMP_PREFIX):
         if path.is_file() and not path.is_symlink():
             path.unlink()
-    return removed
+        return 0
+    if not path.name.endswith(OWNED_SUFFIXES) or not path.is_file() or path.is_symlink():
+        return 0
+    url = "/" + path.relative_to(out).as_posix()
+    if url.endswith(GZIP_SUFFIX):
+        url = url[: -len(GZIP_SUFFIX)]
+    if url in keep:
+        return 0
+    path.unlink()
+    return int(not path.name.endswith(GZIP_SUFFIX))

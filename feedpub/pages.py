@@ -1,4 +1,10 @@
-"""The two documents beside the feeds: ``index.html`` and ``feeds.opml``."""
+"""Every HTML page of the URL space (the index, a page per feed and archive
+page, the 404 page) and ``feeds.opml``, as bytes.
+
+The pages are plain HTML5 with a little CSS and no script: readable on a
+phone (long words wrap rather than widen the page), and what a person sees
+who clicks a feed link in a browser, since browsers are dropping XSLT.
+"""
 
 from __future__ import annotations
 
@@ -7,41 +13,91 @@ from email.utils import format_datetime
 
 import jinja2
 
-from feedpub.catalog import Catalog
-from feedpub.model import FORMATS
+from feedpub.model import Feed
 from feedpub.model import FeedKind
+from feedpub.model import Overview
+from feedpub.model import Page
 from feedpub.model import Site
+from feedpub.urlspace import FEED_FORMATS
+from feedpub.urlspace import FORMAT_NAMES
+from feedpub.urlspace import MEDIA_TYPES
+from feedpub.urlspace import OPML_PATH
+from feedpub.urlspace import feed_path
 
-_SECTIONS = ((FeedKind.ALL, "Everything"), (FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers"))
+#: The index's sections and the OPML's folders, in order.
+SECTIONS = (
+    ((FeedKind.ALL,), "Everything"),
+    ((FeedKind.STORIES, FeedKind.TOPIC_STORIES), "Stories"),
+    ((FeedKind.CURATED,), "Curated feeds"),
+    ((FeedKind.TOPIC,), "Topics"),
+    ((FeedKind.PROVIDER,), "Providers"),
+)
 
-_INDEX = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
-    """\
+_STYLE = """\
+*, *::before, *::after { box-sizing: border-box; }
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 0 auto; padding: 1rem;
+  overflow-wrap: anywhere; color: #222; background: #fff; }
+a { color: #0645ad; }
+img { max-width: 100%; height: auto; }
+header { border-bottom: 1px solid #ddd; margin-bottom: 1rem; }
+.site { margin: 0; font-size: .9rem; }
+h1 { font-size: 1.6rem; line-height: 1.2; margin: .3rem 0; }
+h2 { font-size: 1.2rem; line-height: 1.3; margin: 0 0 .3rem; }
+.meta, .note { color: #555; font-size: .9rem; }
+article { border-bottom: 1px solid #eee; padding: 1rem 0; }
+ul.links { padding-left: 1.2rem; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+th, td { text-align: left; padding: .3rem .4rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+th:nth-child(2), td:nth-child(2) { width: 4.5rem; text-align: right; }
+th:nth-child(3), td:nth-child(3) { width: 7rem; }
+@media (max-width: 30rem) { th:nth-child(3), td:nth-child(3) { display: none; } }
+nav.pages { display: flex; justify-content: space-between; gap: 1rem; padding: 1rem 0; }
+"""
+
+_ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_ENV.globals.update(formats=FEED_FORMATS, format_names=FORMAT_NAMES, media_types=MEDIA_TYPES, style=_STYLE)
+_ENV.filters["date"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC")
+_ENV.filters["iso"] = lambda moment: moment.isoformat().replace("+00:00", "Z")
+
+_HEAD = """\
 <!DOCTYPE html>
 <html lang="{{ site.language }}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ site.title }}: feeds</title>
-{% for feed in catalog.feeds.values() %}
-<link rel="alternate" type="application/rss+xml" title="{{ site.feed_title(feed) }} (RSS)" href="{{ site.url(feed.path('rss')) }}">
-<link rel="alternate" type="application/atom+xml" title="{{ site.feed_title(feed) }} (Atom)" href="{{ site.url(feed.path('atom')) }}">
+<title>{{ title }}</title>
+{% if site.icon %}
+<link rel="icon" href="{{ site.icon }}">
+{% endif %}
+{% for feed in alternates %}
+{% for format in formats %}
+<link rel="alternate" type="{{ media_types[format] }}" title="{{ feed.title }} ({{ format_names[format] }})" href="{{ site.url(path(feed.key, format)) }}">
+{% endfor %}
 {% endfor %}
 <style>
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ddd; }
-td.count { text-align: right; }
-</style>
+{{ style }}</style>
 </head>
 <body>
+"""
+
+_INDEX = _ENV.from_string(
+    _HEAD
+    + """\
+<header>
 <h1>{{ site.title }}</h1>
-<p>{{ count(catalog.entry_count, "entry", "entries") }} in {{ count(catalog.feeds|length, "feed", "feeds") }}, each as RSS 2.0 and Atom 1.0.
-Subscribe to one below, or import <a href="{{ site.url('/feeds.opml') }}">feeds.opml</a> into your feed reader.</p>
-{% if catalog.withheld %}
-<p class="withheld">{{ catalog.withheld }} {{ "entry is" if catalog.withheld == 1 else "entries are" }} withheld as unpublished drafts.</p>
+{% if site.description %}<p>{{ site.description }}</p>{% endif %}
+<p>{{ count(overview.entries, "entry", "entries") }} in {{ count(overview.feeds|length, "feed", "feeds") }}, each as RSS 2.0, Atom 1.0, JSON Feed 1.1 and a web page.
+Subscribe to one below by copying its link into your feed reader, or import <a href="{{ site.url(opml) }}">feeds.opml</a> to subscribe to them all.</p>
+{% if overview.drafts %}
+<p class="note withheld">{{ overview.drafts }} {{ "entry is" if overview.drafts == 1 else "entries are" }} withheld as unpublished drafts.</p>
 {% endif %}
-{% for kind, heading in sections %}
-{% set feeds = catalog.feeds.values()|selectattr("kind", "equalto", kind)|list %}
+{% if overview.scheduled %}
+<p class="note scheduled">{{ overview.scheduled }} {{ "entry is" if overview.scheduled == 1 else "entries are" }} scheduled for later.</p>
+{% endif %}
+</header>
+<main>
+{% for kinds, heading in sections %}
+{% set feeds = overview.feeds|selectattr("kind", "in", kinds)|list %}
 {% if feeds %}
 <h2>{{ heading }}</h2>
 <table>
@@ -49,57 +105,142 @@ Subscribe to one below, or import <a href="{{ site.url('/feeds.opml') }}">feeds.
 <tbody>
 {% for feed in feeds %}
 <tr id="{{ feed.key|replace('/', '-') }}">
-<td>{{ feed.label }}</td>
-<td class="count">{{ feed.total }}</td>
-<td>{% if feed.updated %}<time datetime="{{ feed.updated.isoformat() }}">{{ feed.updated.strftime("%Y-%m-%d %H:%M UTC") }}</time>{% else %}none{% endif %}</td>
-<td>{% for format in formats %}<a href="{{ site.url(feed.path(format)) }}">{{ "RSS" if format == "rss" else "Atom" }}</a>{{ " " if not loop.last }}{% endfor %}</td>
+<td><a href="{{ site.url(path(feed.key, 'html')) }}">{{ feed.label }}</a></td>
+<td>{{ feed.total }}</td>
+<td>{% if feed.newest %}<time datetime="{{ feed.newest|iso }}">{{ feed.newest|date }}</time>{% else %}none{% endif %}</td>
+<td>{% for format in formats %}<a href="{{ site.url(path(feed.key, format)) }}">{{ format_names[format] }}</a>{{ " " if not loop.last }}{% endfor %}</td>
 </tr>
 {% endfor %}
 </tbody>
 </table>
 {% endif %}
 {% endfor %}
+</main>
+</body>
+</html>
+"""
+)
+
+_FEED = _ENV.from_string(
+    _HEAD
+    + """\
+<header>
+<p class="site"><a href="{{ site.url('/') }}">{{ site.title }}</a></p>
+<h1>{{ page.feed.title }}</h1>
+<p>{{ page.feed.description }}</p>
+{% if page.is_archive %}
+<p class="note">Archive page {{ page.number }} of {{ page.pages }}: older entries, oldest on page 1. <a href="{{ site.url(path(page.feed.key, 'html')) }}">The newest entries</a>.</p>
+{% endif %}
+<p class="subscribe">Subscribe: {% for format in formats %}<a href="{{ site.url(path(page.feed.key, format)) }}">{{ format_names[format] }}</a>{{ ", " if not loop.last }}{% endfor %}.
+Copy one of these links into your feed reader (any reads RSS and Atom; some also JSON Feed).</p>
+</header>
+<main>
+{% for entry in page.entries %}
+<article>
+<h2><a href="{{ entry.url }}">{{ entry.title }}</a></h2>
+<p class="meta">{{ entry.provider.name }} · <time datetime="{{ entry.published|iso }}">{{ entry.published|date }}</time>{% if entry.updated > entry.published %} · updated <time datetime="{{ entry.updated|iso }}">{{ entry.updated|date }}</time>{% endif %}{% if entry.topics %} · {{ entry.topics|join(", ") }}{% endif %}</p>
+{% if entry.images %}
+{% set image = entry.images[0] %}
+<p><img src="{{ image.url }}" alt="{{ image.title or entry.title }}"{% if image.width %} width="{{ image.width }}"{% endif %}{% if image.height %} height="{{ image.height }}"{% endif %} loading="lazy"></p>
+{% endif %}
+{% if entry.excerpt %}<p>{{ entry.excerpt }}</p>{% endif %}
+{% for paragraph in entry.body.split("\\n\\n") if paragraph.strip() %}
+<p>{{ paragraph.strip() }}</p>
+{% endfor %}
+{% set links = entry.coverage or entry.related %}
+{% if links %}
+<p class="meta">{{ "Coverage" if entry.coverage else "Related coverage" }}:</p>
+<ul class="links">
+{% for link in links %}
+<li><a href="{{ link.url }}">{{ link.title }}</a> ({{ link.provider }}{% if link.published %}, <time datetime="{{ link.published|iso }}">{{ link.published|date }}</time>{% endif %})</li>
+{% endfor %}
+</ul>
+{% endif %}
+</article>
+{% else %}
+<p>No entries yet.</p>
+{% endfor %}
+</main>
+{% if page.newer or page.older or page.is_archive %}
+<nav class="pages">
+<span>{% if page.newer %}<a rel="next" href="{{ site.url(path(page.feed.key, 'html', page.newer)) }}">Newer entries</a>{% elif page.is_archive %}<a href="{{ site.url(path(page.feed.key, 'html')) }}">Newest entries</a>{% endif %}</span>
+<span>{% if page.older %}<a rel="prev" href="{{ site.url(path(page.feed.key, 'html', page.older)) }}">Older entries</a>{% endif %}</span>
+</nav>
+{% endif %}
+</body>
+</html>
+"""
+)
+
+_NOT_FOUND = _ENV.from_string(
+    _HEAD
+    + """\
+<h1>Not Found</h1>
+<p>No feed at {{ path_asked }}. These exist:</p>
+<ul>
+<li><a href="{{ site.url('/') }}">/</a></li>
+<li><a href="{{ site.url(opml) }}">{{ opml }}</a></li>
+{% for feed in feeds %}
+{% for format in formats + ("html",) %}
+<li><a href="{{ site.url(path(feed.key, format)) }}">{{ path(feed.key, format) }}</a></li>
+{% endfor %}
+{% endfor %}
+</ul>
 </body>
 </html>
 """
 )
 
 
-def index_html(catalog: Catalog, site: Site) -> bytes:
-    """The HTML page listing every feed, with autodiscovery links."""
-    html = _INDEX.render(catalog=catalog, site=site, sections=_SECTIONS, formats=FORMATS, count=_count)
-    return html.encode("utf-8")
-
-
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
 
-def feeds_opml(catalog: Catalog, site: Site) -> bytes:
-    """OPML 2.0 subscription list: every feed once (as RSS), grouped into
-    topics and providers, so a reader import gives one subscription each."""
+def _common(site: Site) -> dict[str, object]:
+    return {"site": site, "path": feed_path, "opml": OPML_PATH, "sections": SECTIONS, "count": _count}
+
+
+def index_html(overview: Overview, site: Site) -> bytes:
+    """The page listing every feed, with autodiscovery links."""
+    return _INDEX.render(
+        **_common(site), overview=overview, title=f"{site.title}: feeds", alternates=overview.feeds
+    ).encode("utf-8")
+
+
+def feed_html(page: Page, site: Site) -> bytes:
+    """The readable page of one feed document: its entries newest first."""
+    title = page.feed.title if page.number is None else f"{page.feed.title}: archive page {page.number}"
+    return _FEED.render(**_common(site), page=page, title=title, alternates=(page.feed,)).encode("utf-8")
+
+
+def not_found_html(path: str, feeds: tuple[Feed, ...], site: Site) -> bytes:
+    """The 404 page: what was asked for, and every feed that exists."""
+    return _NOT_FOUND.render(
+        **_common(site), path_asked=path, feeds=feeds, title="404 Not Found", alternates=()
+    ).encode("utf-8")
+
+
+def feeds_opml(overview: Overview, site: Site) -> bytes:
+    """OPML 2.0 subscription list: every feed once (as RSS), in folders, so a
+    reader import gives one subscription each; archive pages are not feeds
+    to subscribe to and are not listed."""
     opml = ET.Element("opml", version="2.0")
     head = ET.SubElement(opml, "head")
     ET.SubElement(head, "title").text = f"{site.title}: feeds"
-    if catalog.newest is not None:
-        ET.SubElement(head, "dateModified").text = format_datetime(catalog.newest)
+    if overview.newest is not None:
+        ET.SubElement(head, "dateModified").text = format_datetime(overview.newest)
     ET.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = ET.SubElement(opml, "body")
-    for kind, heading in _SECTIONS:
-        feeds = [feed for feed in catalog.feeds.values() if feed.kind is kind]
+    for kinds, heading in SECTIONS:
+        feeds = [feed for feed in overview.feeds if feed.kind in kinds]
         if not feeds:
             continue  # no empty folder in the reader
-        parent = body if kind is FeedKind.ALL else ET.SubElement(body, "outline", text=heading)
+        parent = body if kinds == (FeedKind.ALL,) else ET.SubElement(body, "outline", text=heading)
         for feed in feeds:
-            title = site.feed_title(feed)
             ET.SubElement(
-                parent,
-                "outline",
-                type="rss",
-                text=title,
-                title=title,
-                xmlUrl=site.url(feed.path("rss")),
-                htmlUrl=site.url("/"),
+                parent, "outline", type="rss", text=feed.title, title=feed.title,
+                xmlUrl=site.url(feed_path(feed.key, "rss")), htmlUrl=site.url(feed_path(feed.key, "html")),
             )
     ET.indent(opml)
     return bytes(ET.tostring(opml, encoding="utf-8", xml_declaration=True)) + b"\n"
+

@@ -2,14 +2,13 @@
 Python, so threads would not run them in parallel.
 
 Workers are forked, so they start at once and inherit everything the parent
-has loaded (a catalog to render from, say) without pickling it.
+has loaded (the settings, the parsed content of a chunk) without copying it.
 """
 
 from __future__ import annotations
 
 import functools
 import multiprocessing
-import os
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -22,11 +21,6 @@ Result = TypeVar("Result")
 #: Chunks per worker: enough to even out uneven work, few enough that the
 #: cost of passing each chunk stays small.
 CHUNKS_PER_JOB = 8
-
-
-def default_jobs() -> int:
-    """How many processes to use: one per CPU this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def can_fork() -> bool:
@@ -72,31 +66,3 @@ _shared: Any = None
 
 def _call(function: Callable[[list[Item], Any], list[Result]], chunk: list[Item]) -> list[Result]:
     return function(chunk, _shared)
-
-
-class Background:
-    """A function running in a forked child while this process goes on."""
-
-    def __init__(self, function: Callable[..., object], *args: Any) -> None:
-        self._pid = 0
-        if not can_fork():
-            function(*args)
-            return
-        pid = os.fork()
-        if pid == 0:  # the child: do the work, then leave without cleaning up
-            code = 0
-            try:
-                function(*args)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        self._pid = pid
-
-    def wait(self) -> bool:
-        """Wait for the child; True if the function finished without error."""
-        if not self._pid:
-            return True
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = 0
-        return os.waitstatus_to_exitcode(status) == 0

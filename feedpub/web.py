@@ -1,14 +1,30 @@
-"""The Flask app: the URL space over HTTP, the way feed readers poll it.
+"""The Flask app: the URL space over HTTP, the way feed readers, polling bots
+and CDNs need it.
 
-Configuration comes in layers: defaults, then ``FEEDPUB_*`` environment
-variables, then the mapping passed to `create_app`. The view only looks a
-path up in the current snapshot and adds headers; rendering, compression and
-reloading live in `feedpub.live`.
+Settings come from `feedpub.settings` (`create_app`'s mapping, then
+``FEEDPUB_*``, then ``feedpub.toml``). Documents are answered by
+`DocumentServer`, a WSGI layer in front of Flask: polling readers make it the
+hot path, and everything it sends (bytes, gzip form, header lists) is
+computed once per document version. Anything else (``/healthz``, a 404, a
+405, an untrusted host) goes on to Flask.
+
+Self links need a base URL. With ``FEEDPUB_BASE_URL`` set, it is used
+whatever a request says. Without it, the request's host is used, but only
+for hosts in ``FEEDPUB_TRUSTED_HOSTS`` (default: the loopback names), others
+get 400, and responses say ``Vary: Host``. Forwarded headers count only
+when ``FEEDPUB_PROXY_FIX`` says how many proxies to trust, whatever the WSGI
+server (gunicorn trusts ``X-Forwarded-Proto`` from 127.0.0.1 by default)
+made of them.
 """
 
 from __future__ import annotations
 
-import html
+import ssl
+from collections.abc import Iterable
+from datetime import UTC
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -16,191 +32,200 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 from flask import request
+from flask import send_from_directory
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import is_resource_modified
+from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.wrappers import Response as BaseResponse
+from werkzeug.wsgi import get_host
 
-from feedpub import catalog as catalogs
-from feedpub import content
-from feedpub.errors import ConfigError
-from feedpub.errors import FeedNotFoundError
-from feedpub.live import LiveCatalog
-from feedpub.model import Site
+from feedpub import pages
+from feedpub import settings as settings_module
+from feedpub import urlspace
+from feedpub.live import Live
+from feedpub.live import Served
+from feedpub.settings import Settings
 from feedpub.urls import base_url as parse_base_url
 
-#: Settings and their defaults; each can be set as ``FEEDPUB_<NAME>``.
-DEFAULTS: dict[str, Any] = {
-    "CONTENT_DIR": "seeds",
-    "BASE_URL": None,  # None: self links follow the request's own host
-    "UNPUBLISHED": False,
-    "MAX_ITEMS": catalogs.DEFAULT_MAX_ITEMS,
-    "MAX_FILE_SIZE": content.MAX_FILE_BYTES,
-    "CACHE_MAX_AGE": 300,
-    "RELOAD_INTERVAL": 2.0,  # seconds; 0 turns live reload off
-    "PROXY_FIX": 0,  # how many proxies' X-Forwarded-* headers to trust
-    "TITLE": "feedpub",
-}
+_HEALTH_PATH = "/healthz"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then ``FEEDPUB_*`` variables, then `test_config`."""
+    """Build the app: `test_config` (keys as ``FEEDPUB_*`` names without the
+    prefix, any case), then ``FEEDPUB_*`` variables, then ``feedpub.toml``.
+    Raises `ConfigError` for a bad setting."""
+    options = {key.lower(): value for key, value in (test_config or {}).items()}
+    settings = settings_module.load(options)
     app = Flask(__name__)
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env(prefix="FEEDPUB")
-    if test_config is not None:
-        app.config.from_mapping(test_config)
-    settings = _settings(app.config)
-    app.extensions["feedpub"] = LiveCatalog(
-        settings["CONTENT_DIR"],
-        include_unpublished=settings["UNPUBLISHED"],
-        max_items=settings["MAX_ITEMS"],
-        max_bytes=settings["MAX_FILE_SIZE"],
-        reload_interval=settings["RELOAD_INTERVAL"],
-    )
-    app.config.update(settings)
-    app.config["CACHE_CONTROL"] = f"public, max-age={settings['CACHE_MAX_AGE']}"
-    app.extensions["feedpub.sites"] = {}
-    if settings["PROXY_FIX"]:
-        hops = settings["PROXY_FIX"]
+    if settings.base_url is None:
+        app.config["TRUSTED_HOSTS"] = list(settings.trusted_hosts)
+    live = Live(settings)
+    app.extensions["feedpub"] = live
+    server = DocumentServer(live, settings, app.wsgi_app)
+    app.wsgi_app = server  # type: ignore[method-assign]
+    if settings.proxy_fix:
+        hops = settings.proxy_fix
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+            server, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
-    app.add_url_rule("/healthz", view_func=healthz)
-    app.add_url_rule("/", view_func=document, defaults={"path": ""})
-    app.add_url_rule("/<path:path>", view_func=document)
-    app.register_error_handler(FeedNotFoundError, _not_found)
+    app.add_url_rule(_HEALTH_PATH, view_func=healthz)
+    app.add_url_rule("/", view_func=not_found, defaults={"path": ""})
+    app.add_url_rule("/<path:path>", view_func=not_found)
+    app.register_error_handler(NotFound, _not_found_page)
     return app
 
 
-def get_live_catalog() -> LiveCatalog:
-    """The current app's live catalog."""
-    live: LiveCatalog = current_app.extensions["feedpub"]
+def get_live() -> Live:
+    """The current app's live pipeline."""
+    live: Live = current_app.extensions["feedpub"]
     return live
 
 
-def _settings(config: Any) -> dict[str, Any]:
-    """Check and convert every setting; raises `ConfigError` naming the bad one."""
+def request_base(environ: dict[str, Any], settings: Settings) -> str | None:
+    """The base URL a request's documents are rendered for: the configured
+    one, else the request's own (scheme and trusted host); None for a host
+    that is not trusted or not a host at all."""
+    if settings.base_url is not None:
+        return settings.base_url
     try:
-        base_url = config["BASE_URL"]
-        return {
-            "CONTENT_DIR": str(config["CONTENT_DIR"]),
-            "BASE_URL": parse_base_url(str(base_url)) if base_url else None,
-            "UNPUBLISHED": _flag(config["UNPUBLISHED"]),
-            "MAX_ITEMS": _number(config["MAX_ITEMS"], int, 1),
-            "MAX_FILE_SIZE": _number(config["MAX_FILE_SIZE"], int, 1),
-            "CACHE_MAX_AGE": _number(config["CACHE_MAX_AGE"], int, 0),
-            "RELOAD_INTERVAL": _number(config["RELOAD_INTERVAL"], float, 0),
-            "PROXY_FIX": _number(config["PROXY_FIX"], int, 0),
-            "TITLE": content.clean_text(str(config["TITLE"])).strip() or "feedpub",
-        }
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"invalid FEEDPUB setting: {exc}") from exc
+        host = get_host(environ, trusted_hosts=list(settings.trusted_hosts))
+    except SecurityError:
+        return None
+    if settings.proxy_fix:
+        scheme = environ.get("wsgi.url_scheme", "http")  # as ProxyFix set it
+    elif "gunicorn.socket" in environ:
+        # gunicorn sets wsgi.url_scheme from X-Forwarded-Proto when the peer
+        # is in --forwarded-allow-ips (127.0.0.1 by default): ask the socket.
+        scheme = "https" if isinstance(environ["gunicorn.socket"], ssl.SSLSocket) else "http"
+    else:
+        scheme = environ.get("wsgi.url_scheme", "http")
+    try:
+        return parse_base_url(f"{scheme}://{host}")
+    except ValueError:
+        return None
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool | int):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"", "0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{value!r} is not a yes/no value")
+class DocumentServer:
+    """Answers GET and HEAD for every document of the URL space; hands
+    everything else to the Flask app."""
+
+    def __init__(self, live: Live, settings: Settings, app: Any) -> None:
+        self.live = live
+        self.settings = settings
+        self.app = app
+        self.cache_control = settings.cache_control()
+        self.vary = "Accept-Encoding" if settings.base_url else "Accept-Encoding, Host"
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        if method != "GET" and method != "HEAD":
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        base = request_base(environ, self.settings)
+        served = self.live.document(environ.get("PATH_INFO", ""), base) if base else None
+        if served is None:
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        if not self.live._started:
+            self.live.start()
+        if served.headers is None:
+            served.headers = self._headers(served, base or "")
+        plain, packed, not_modified = served.headers
+        # Parse Accept-Encoding only when it can say gzip at all.
+        accept = environ.get("HTTP_ACCEPT_ENCODING", "")
+        gzipped = "gzip" in accept and _accepts_gzip(accept)
+        etag = f'"{served.etag}-gzip"' if gzipped else f'"{served.etag}"'
+        if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
+            environ, etag=etag.strip('"'), last_modified=_last_modified(served)
+        ):
+            start_response("304 Not Modified", [*not_modified, ("ETag", etag), *self._date_bound(served)])
+            return []
+        headers = packed if gzipped else plain
+        start_response("200 OK", [*headers, *self._date_bound(served)])
+        if method == "HEAD":
+            return []
+        return [served.gzipped if gzipped else served.body]
+
+    def _headers(self, served: Served, base: str) -> tuple[list[tuple[str, str]], ...]:
+        """The header lists of one document: plain 200, gzip 200, 304."""
+        common = [("Cache-Control", self.cache_control), ("Vary", self.vary)]
+        if served.keys:
+            common += [("Surrogate-Key", served.keys), ("Cache-Tag", served.keys.replace(" ", ","))]
+        ref = served.ref
+        if ref.feed is not None and ref.format != "html" and self.settings.hubs:
+            links = [f'<{hub}>; rel="hub"' for hub in self.settings.hubs]
+            links.append(f'<{base}{ref.path}>; rel="self"')
+            common.append(("Link", ", ".join(links)))
+        content_type = ("Content-Type", f"{ref.media_type}; charset=utf-8")
+        plain = [*common, content_type, ("ETag", f'"{served.etag}"'), ("Content-Length", str(len(served.body)))]
+        packed = [*common, content_type, ("Content-Encoding", "gzip"), ("ETag", f'"{served.etag}-gzip"'),
+                  ("Content-Length", str(len(served.gzipped)))]
+        return plain, packed, common
+
+    @staticmethod
+    def _date_bound(served: Served) -> list[tuple[str, str]]:
+        """``Last-Modified``, never later than the response's ``Date`` (RFC
+        9110): a future-dated entry published with ``--future`` does not
+        make the document look modified in the future."""
+        if served.last_modified is None:
+            return []
+        now = datetime.now(UTC)
+        if served.last_modified > now:
+            return [("Last-Modified", format_datetime(now, usegmt=True))]
+        return [("Last-Modified", served.http_date or "")]
 
 
-def _number(value: Any, kind: type, low: float) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
-    number = kind(value)
-    if number < low:
-        raise ValueError(f"{value!r} is below {low}")
-    return number
+def _accepts_gzip(accept: str) -> bool:
+    return parse_accept_header(accept)["gzip"] > 0
 
 
-def _site() -> Site:
-    """The base URL configured, or else the one the request came to."""
-    sites: dict[str | None, Site] = current_app.extensions["feedpub.sites"]
-    configured = current_app.config["BASE_URL"]
-    host_url = None if configured else request.host_url
-    site = sites.get(host_url)
-    if site is None:
-        try:
-            site = Site(configured or parse_base_url(host_url or ""), title=current_app.config["TITLE"])
-        except ValueError:
-            raise BadRequest("invalid Host header") from None
-        if len(sites) >= MAX_HOSTS:  # Host headers are the client's to choose
-            sites.clear()
-        sites[host_url] = site
-    return site
+def _last_modified(served: Served) -> datetime | None:
+    if served.last_modified is None:
+        return None
+    return min(served.last_modified, datetime.now(UTC))
 
 
-#: Hosts whose base URL is remembered between requests.
-MAX_HOSTS = 64
-
-
-def document(path: str) -> BaseResponse:
-    """Any document of the URL space, with validators, caching and gzip.
-
-    Polling readers make this the hot path: everything but the choice of
-    encoding and the validator check is computed once per document."""
-    live = get_live_catalog()
-    rendered = live.document(live.snapshot(), "/" + path, _site())
-    environ = request.environ
-    # Parse Accept-Encoding only when it can say gzip at all.
-    gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and request.accept_encodings["gzip"] > 0
-    etag = f'"{rendered.etag}-gzip"' if gzipped else f'"{rendered.etag}"'
-    headers = [
-        ("Vary", "Accept-Encoding"),
-        ("Cache-Control", current_app.config["CACHE_CONTROL"]),
-        ("ETag", etag),
-    ]
-    if rendered.http_date is not None:
-        headers.append(("Last-Modified", rendered.http_date))
-    if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
-        environ, etag=etag.strip('"'), last_modified=rendered.last_modified
-    ):
-        return Response(status=304, headers=headers)
-    headers.append(("Content-Type", rendered.content_type))
-    if gzipped:
-        headers.append(("Content-Encoding", "gzip"))
-    return Response(rendered.gzipped if gzipped else rendered.body, headers=headers)
-
-
-def healthz() -> Response:
-    """State of the content, as JSON; 200 while serving."""
-    live = get_live_catalog()
-    snapshot = live.snapshot()
-    catalog = snapshot.catalog
-    response = jsonify(
-        status="ok",
-        files=snapshot.files,
-        entries=catalog.entry_count,
-        feeds=len(catalog.feeds),
-        withheld=catalog.withheld,
-        problems=[
-            {
-                "path": problem.path,
-                "line": problem.line,
-                "severity": problem.severity.value,
-                "message": problem.message,
-            }
-            for problem in snapshot.problems
-        ],
-        reload_error=live.reload_error,
-        last_reload=snapshot.loaded_at.isoformat(),
-    )
+def healthz() -> tuple[Response, int]:
+    """The state of the content and the store, as JSON: 503 with a reason
+    when the content folder cannot be read or the last refresh failed."""
+    live = get_live()
+    live.start()
+    live.catch_up()
+    status, body = live.health()
+    response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return response, status
 
 
-def _not_found(error: FeedNotFoundError) -> tuple[str, int, dict[str, str]]:
-    site = _site()
-    items = "".join(
-        f'<li><a href="{html.escape(site.url(path))}">{html.escape(path)}</a></li>' for path in error.existing
-    )
-    body = (
-        "<!DOCTYPE html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
-        f"<p>No feed at {html.escape(error.path)}. These exist:</p>\n<ul>{items}</ul>\n"
-    )
+def not_found(path: str) -> Response:
+    """Every path the document server did not answer."""
+    raise NotFound()
+
+
+def _not_found_page(error: NotFound) -> tuple[bytes, int, dict[str, str]]:
+    live = get_live()
+    base = request_base(request.environ, live.settings)
+    if base is None:
+        raise BadRequest("untrusted or invalid Host header")
+    body = pages.not_found_html(request.path, live.feeds(), live.site(base))
     return body, 404, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=60"}
+
+
+def create_static_app(folder: str | Path) -> Flask:
+    """An app serving a folder that ``feedpub build`` wrote, with the media
+    types production sends (``feedpub serve --static``): a preview of what a
+    static host will serve."""
+    root = Path(folder).resolve()
+    app = Flask(__name__, static_folder=None)
+
+    def serve(path: str = "") -> Response:
+        name = urlspace.file_name("/" + path) if path else "index.html"
+        suffix = name.rpartition(".")[2]
+        mimetype = urlspace.MEDIA_TYPES.get(suffix, "application/octet-stream")
+        response = send_from_directory(root, name, mimetype=mimetype)
+        response.headers["Content-Type"] = f"{mimetype}; charset=utf-8"
+        return response
+
+    app.add_url_rule("/", view_func=serve)
+    app.add_url_rule("/<path:path>", view_func=serve)
+    return app

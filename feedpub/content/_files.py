@@ -1,0 +1,157 @@
+"""Finding content files and reading them safely.
+
+The scan walks the content folder (hidden names skipped, symbolic links to
+folders not followed) and gives each content file a signature (size,
+modification time, inode, mode) so that a later scan can tell which files
+changed without reading any. A link leading out of the folder, a FIFO, a
+socket or a device is refused by the scan with the same message `check`
+and the server print.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from feedpub.errors import ConfigError
+
+#: File name endings that hold articles.
+SUFFIXES = frozenset({".txt", ".md", ".markdown", ".yaml", ".yml"})
+_SIGNATURE = struct.Struct("<qqqI")
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """One content file as the scan found it."""
+
+    #: Path relative to the content folder, with ``/`` between folders.
+    path: str
+    #: Size, modification time, inode and mode, packed: equal signatures
+    #: mean the file has not been touched.
+    signature: bytes
+    #: Why the scan refuses the file (a link out, a FIFO), or None.
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Everything below the content folder, by folder."""
+
+    #: Content files by the folder holding them (``""`` is the root), each
+    #: folder's sorted by name; empty folders are left out.
+    folders: dict[str, tuple[FoundFile, ...]]
+    #: Folders that cannot be read, with the reason.
+    unreadable: dict[str, str]
+
+    def listing(self, folder: str) -> bytes:
+        """The folder's files and signatures as bytes: equal listings mean
+        no file of the folder was added, removed or touched."""
+        return b"".join(
+            found.path.encode("utf-8", "surrogateescape") + b"\0" + found.signature
+            + (found.refusal or "").encode() + b"\n"
+            for found in self.folders[folder]
+        )
+
+
+class FileRefused(Exception):
+    """A file that cannot be published at all, with the reason and line."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def scan(root: Path) -> Scan:
+    """Every content file below `root`; raises `ConfigError` if the folder
+    itself is missing or cannot be read."""
+    try:
+        if not root.is_dir():
+            raise ConfigError(f"content folder {str(root)!r} does not exist or is not a folder")
+        real_root = root.resolve(strict=True)
+        os.listdir(root)
+    except OSError as exc:
+        raise ConfigError(f"cannot read content folder {str(root)!r}: {exc.strerror}") from exc
+    folders: dict[str, tuple[FoundFile, ...]] = {}
+    unreadable: dict[str, str] = {}
+    pending = [("", str(root))]
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            unreadable[prefix.rstrip("/") or "."] = f"cannot read folder: {reason(exc)}"
+            continue
+        found = []
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            relpath = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((relpath + "/", entry.path))
+            elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+                found.append(_examine(entry, relpath, real_root))
+        if found:
+            folders[prefix.rstrip("/")] = tuple(found)
+    return Scan(folders, unreadable)
+
+
+def _examine(entry: os.DirEntry[str], relpath: str, real_root: Path) -> FoundFile:
+    """Sign one file, or say why it is refused. The refusal is part of what
+    later scans compare, so a file turning into a FIFO is noticed."""
+    try:
+        info = entry.stat(follow_symlinks=False)
+        if entry.is_symlink():
+            target = Path(entry.path).resolve(strict=True)
+            if not target.is_relative_to(real_root):
+                return FoundFile(relpath, _sign(info), "symbolic link leads outside the content folder; refused")
+            info = target.stat()
+    except RuntimeError:  # Python 3.11's resolve() on a loop; its text holds the absolute path
+        return FoundFile(relpath, b"", "cannot read file: symbolic link loop")
+    except OSError as exc:
+        return FoundFile(relpath, b"", f"cannot read file: {reason(exc)}")
+    if not stat.S_ISREG(info.st_mode):
+        return FoundFile(relpath, _sign(info), "not a regular file (a FIFO, socket or device); refused")
+    return FoundFile(relpath, _sign(info))
+
+
+def _sign(info: os.stat_result) -> bytes:
+    return _SIGNATURE.pack(info.st_size, info.st_mtime_ns, info.st_ino, info.st_mode)
+
+
+def reason(exc: BaseException) -> str:
+    """The readable part of an OS error (no absolute paths)."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+# Never follow a link the scan did not check, never wait on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def read(root: Path, relpath: str, max_bytes: int) -> bytes:
+    """At most `max_bytes` + 1 bytes of a regular file inside `root`.
+
+    The scan checked each path, but a file can be swapped for a link or a
+    FIFO before it is opened: the last component is opened without following
+    links, a link is resolved and checked again, and the opened file must be
+    a regular one. Raises `FileRefused` or `OSError`.
+    """
+    path = root / relpath
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        target = path.resolve(strict=True)
+        if not target.is_relative_to(root.resolve()):
+            raise FileRefused("symbolic link leads outside the content folder; refused") from None
+        descriptor = os.open(target, _OPEN_FLAGS)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise FileRefused("not a regular file (a FIFO, socket or device); refused")
+        return handle.read(max_bytes + 1)

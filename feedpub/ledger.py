@@ -1,0 +1,149 @@
+"""The id ledger: a plain-text file, committed beside the content, that keeps
+every entry's id for as long as the entry exists and records when what it
+shows last changed.
+
+One line per entry, sorted by id so that it diffs well, tab-separated::
+
+    id  link  origin  provider  title  hash  updated  story
+
+- ``id``: the id the entry was first published under (its canonical URL then);
+- ``link``: the URL it links to now (an edited ``sourceUrl`` shows here);
+- ``origin``: ``path#position`` of the item it was last seen as (position 0
+  is the article, n its n-th related item): how an edited URL is recognised;
+- ``provider`` and ``title`` (a digest): with the origin, what tells it is
+  the same entry;
+- ``hash``: a digest of what the entry shows; ``updated``: when that hash was
+  first seen, or ``-`` while it shows what it was first published with;
+- ``story``: the ``tag:`` URI of the story the entry is part of.
+
+A story has a line of its own: its tag as id and story, ``-`` for link,
+origin, provider and title, and as hash a digest of which entries it holds,
+so that its ``updated`` moves when coverage joins or leaves it, and not when
+an item's URL is edited.
+
+Tabs, newlines and backslashes inside a field are written ``\\t``, ``\\n``
+and ``\\\\``. A missing ledger starts empty; a corrupt one is an error
+(`LedgerError`) and is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from feedpub.errors import LedgerError
+from feedpub.store._tables import LedgerRow
+from feedpub.urls import canonical_url
+from feedpub.urls import http_url
+
+HEADER = (
+    "# feedpub id ledger: keeps every entry's id and when it last changed. Commit it with the content.\n"
+    "# One line per entry, sorted, tab-separated: id, link, origin, provider, title, hash, updated, story\n"
+)
+_FIELDS = 8
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+_ESCAPED = re.compile(r"\\[\\tnr]")
+_ORIGIN = re.compile(r".+#[0-9]{1,4}\Z", re.DOTALL)
+_HEX = re.compile(r"[0-9a-f]{4,64}\Z")
+#: The origin, link, provider and title of a story's line: a story has none.
+STORY = "-"
+
+
+def _escape(text: str) -> str:
+    return "".join(_ESCAPES.get(char, char) for char in text) if re.search(r"[\\\t\n\r]", text) else text
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda m: _UNESCAPES[m[0]], text) if "\\" in text else text
+
+
+def signature(path: Path) -> list[int] | None:
+    """Size, modification time and inode of the file, or None if missing:
+    equal signatures, same ledger, no need to read it again."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LedgerError(f"cannot read the id ledger: {exc.strerror}", path=str(path)) from None
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def read(path: Path) -> list[LedgerRow]:
+    """Every line of the ledger at `path`; an empty list if there is none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise LedgerError(f"cannot read the id ledger: {reason}", path=str(path)) from None
+    rows: list[LedgerRow] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line or line.startswith("#"):
+            continue
+        rows.append(_row(line, number, path))
+        if rows[-1].id in seen:
+            raise LedgerError(f"id {rows[-1].id!r} is listed twice", path=str(path), line=number)
+        seen.add(rows[-1].id)
+    return rows
+
+
+def _row(line: str, number: int, path: Path) -> LedgerRow:
+    def corrupt(message: str) -> LedgerError:
+        return LedgerError(f"corrupt id ledger line: {message}", path=str(path), line=number)
+
+    parts = [_unescape(part) for part in line.split("\t")]
+    if len(parts) != _FIELDS:
+        raise corrupt(f"{len(parts)} fields, not {_FIELDS} (id, link, origin, provider, title, hash, updated, story)")
+    id, link, origin, provider, title, digest, updated, story = parts
+    if origin == STORY:
+        if not id.startswith("tag:") or story != id or (link, provider, title) != (STORY, STORY, STORY):
+            raise corrupt("a story's line has its tag: URI as id and story, and '-' as link, provider and title")
+    elif not (id.startswith("tag:") or http_url(id)) or http_url(link) is None:
+        raise corrupt("the id and the link must be absolute http(s) URLs")
+    elif not _ORIGIN.match(origin):
+        raise corrupt(f"origin {origin!r} is not 'path#position'")
+    if not _HEX.match(digest) or (origin != STORY and not _HEX.match(title)):
+        raise corrupt("the title and hash fields must be hexadecimal digests")
+    if updated != "-":
+        try:
+            datetime.fromisoformat(updated)
+        except ValueError:
+            raise corrupt(f"updated {updated!r} is neither '-' nor an ISO 8601 date-time") from None
+    if not story.startswith("tag:"):
+        raise corrupt(f"story {story!r} is not a tag: URI")
+    canonical = id if origin == STORY else canonical_url(http_url(link) or link)
+    return LedgerRow(id, canonical, link, origin, provider, title, digest, updated, story)
+
+
+def text(rows: Iterable[LedgerRow]) -> str:
+    """The ledger file's text for `rows` (sorted by id)."""
+    lines = [
+        "\t".join(_escape(value) for value in (r.id, r.link, r.origin, r.provider, r.title, r.hash, r.updated, r.story))
+        for r in rows
+    ]
+    lines.sort()
+    return HEADER + "".join(line + "\n" for line in lines)
+
+
+def write(path: Path, rows: Iterable[LedgerRow]) -> None:
+    """Write the ledger atomically (a temporary file beside it, then a
+    rename); raises `OSError` when the folder is read-only."""
+    data = text(rows).encode("utf-8")
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".feedpub-ids-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

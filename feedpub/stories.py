@@ -1,0 +1,217 @@
+"""Entries → stories: one story per group of entries connected by being
+items of the same files, kept current in the store.
+
+An article and its related items are one story told by several outlets;
+two files sharing any URL tell the same story, so stories are the connected
+components of "shown in the same file". Only shown items connect: a draft
+never joins two published stories. A story's lead is its top-level article
+(among several, the earliest published, ties by id), or its earliest item
+when no article is shown. Its id is a ``tag:`` URI minted from the lead's
+id when the story is first seen, and kept in the id ledger from then on:
+it never changes as coverage comes and goes. Its ``updated`` is the latest
+of its items', or the time its coverage last changed, from the ledger.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from feedpub.catalog import Changes
+from feedpub.catalog import Membership
+from feedpub.catalog import State
+from feedpub.catalog import View
+from feedpub.catalog import batches
+from feedpub.catalog import digest
+from feedpub.catalog import move
+from feedpub.catalog import normal
+from feedpub.catalog import to_datetime
+from feedpub.catalog import to_micros
+from feedpub.ledger import STORY
+from feedpub.model import FeedKind
+from feedpub.store import Store
+from feedpub.store._tables import EntryRow
+from feedpub.store._tables import LedgerRow
+from feedpub.store._tables import StoryRow
+from feedpub.urlspace import feed_key
+
+#: Most items listed in one story entry, newest first.
+MAX_COVERAGE = 100
+#: ``origin`` of a story's line in the ledger (entries have ``path#n``).
+
+
+
+def derive(store: Store, affected: set[str], view: View, changes: Changes) -> None:
+    """Settle the stories of the `affected` entries (canonical URLs): whole
+    stories, as an edit can join two or split one."""
+    rows = store.entries.get(affected)
+    old_ids = {row.story for row in rows.values() if row.story}
+    involved = set(affected) | store.entries.of_stories(old_ids)
+    components, rows = _components(store, involved, view)
+    old_stories = store.stories.get(old_ids)
+    ledger = store.ledger.by_canonicals(rows)
+    chosen = _choose_ids(components, rows, ledger, store)
+    names = _TopicSlugs(store)
+    for story_id, members in sorted(chosen.items()):
+        new = _story(story_id, members, rows, ledger, store, view, changes, names)
+        old = old_stories.pop(story_id, None)
+        store.stories.put(new)
+        move(store, changes, _membership(old), _membership(new))
+    for old in old_stories.values():
+        store.stories.drop(old.id)
+        move(store, changes, _membership(old), None)
+
+
+def _membership(row: StoryRow | None) -> Membership | None:
+    return Membership(row.published, row.id, row.feeds, row.shown_hash) if row else None
+
+
+def _components(store: Store, start: set[str], view: View) -> tuple[list[list[str]], dict[str, EntryRow]]:
+    """The stories (as sorted lists of canonical URLs) of every shown entry
+    reachable from `start`, and those entries' rows."""
+    rows: dict[str, EntryRow] = {}
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    seen_paths: set[str] = set()
+    frontier = set(start)
+    while frontier:
+        found = {c: r for c, r in store.entries.get(frontier).items() if r.state == State.PUBLISHED}
+        rows.update(found)
+        for canonical in found:
+            parent.setdefault(canonical, canonical)
+        paths = {str(path) for row in found.values() for path, _ in row.occurrences or ()} - seen_paths
+        seen_paths |= paths
+        frontier = set()
+        for batch in batches(sorted(paths)):
+            for items in store.items.of_paths(batch).values():
+                shown = [item.canonical for item in items if view.shows(item)]
+                for canonical in shown:
+                    if canonical not in parent:
+                        parent[canonical] = canonical
+                        frontier.add(canonical)
+                for other in shown[1:]:
+                    parent[find(other)] = find(shown[0])
+        frontier -= rows.keys()
+    groups: dict[str, list[str]] = {}
+    for canonical in rows:
+        groups.setdefault(find(canonical), []).append(canonical)
+    return [sorted(group) for group in groups.values()], rows
+
+
+def _lead(members: list[str], rows: dict[str, EntryRow]) -> str:
+    articles = [c for c in members if str(rows[c].winner).endswith("#0")] or members
+    return min(articles, key=lambda c: (rows[c].published or 0, rows[c].id or c))
+
+
+def _choose_ids(
+    components: list[list[str]], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow], store: Store
+) -> dict[str, list[str]]:
+    """Each story's id: the one its lead was recorded with, else the one most
+    of its entries were recorded with (ties: the smallest), else a new one
+    minted from the lead. A story split in two keeps its id in the part
+    holding the entry it was recorded for first; the other part gets a new one."""
+    wanted: list[tuple[tuple[int, int, str], str, list[str]]] = []
+    for members in components:
+        lead = _lead(members, rows)
+        recorded = Counter(ledger[c].story for c in members if c in ledger and ledger[c].story)
+        lead_tag = ledger[lead].story if lead in ledger else ""
+        if lead_tag:
+            wanted.append(((0, 0, lead_tag), lead_tag, members))
+        elif recorded:
+            tag = min(recorded, key=lambda t: (-recorded[t], t))
+            wanted.append(((1, -recorded[tag], tag), tag, members))
+        else:
+            wanted.append(((2, 0, ""), "", members))
+    chosen: dict[str, list[str]] = {}
+    for _, tag, members in sorted(wanted, key=lambda w: (w[0], w[2])):
+        if not tag or tag in chosen:
+            lead = rows[_lead(members, rows)]
+            tag = mint(str(lead.id), to_datetime(int(lead.published or 0)).strftime("%Y-%m-%d"))
+            number = 1
+            base = tag
+            while tag in chosen or (store.ledger.has_id(tag) and tag not in _recorded_tags(members, ledger)):
+                number += 1
+                tag = f"{base}#{number}"
+        chosen[tag] = members
+    return chosen
+
+
+def _recorded_tags(members: list[str], ledger: dict[str, LedgerRow]) -> set[str]:
+    return {ledger[c].story for c in members if c in ledger}
+
+
+def mint(lead_id: str, day: str) -> str:
+    """A story's ``tag:`` URI (RFC 4151) from its lead's id and publication
+    day: ``tag:example.com,2024-05-01:story/path?query``."""
+    parts = urlsplit(lead_id)
+    specific = parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    return f"tag:{parts.hostname},{day}:story{specific}"
+
+
+class _TopicSlugs:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.slugs: dict[str, str] = {}
+
+    def __call__(self, display: str) -> str:
+        if display not in self.slugs:
+            row = self.store.names.get("topic", normal(display))
+            assert row is not None, display
+            self.slugs[display] = row.slug
+        return self.slugs[display]
+
+
+def _story(
+    story_id: str, members: list[str], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow], store: Store,
+    view: View, changes: Changes, topic_slug: _TopicSlugs,
+) -> StoryRow:
+    lead = rows[_lead(members, rows)]
+    data = lead.data or {}
+    ordered = sorted(members, key=lambda c: (-int(rows[c].published or 0), rows[c].id or c))
+    coverage = [
+        [rows[c].data["url"], rows[c].data["title"], rows[c].data["provider"][0], rows[c].published]  # type: ignore[index]
+        for c in ordered[:MAX_COVERAGE]
+    ]
+    topics = sorted({topic for c in members for topic in (rows[c].data or {}).get("topics", ())})
+    coverage_hash = digest(sorted(str(rows[c].id) for c in members))
+    known = _story_line(store, story_id)
+    if known is None:
+        since = "-"
+    else:
+        since = known.updated if known.hash == coverage_hash else view.now_text
+    line = LedgerRow(story_id, story_id, STORY, STORY, STORY, STORY, coverage_hash,
+                     since, story_id)
+    if line != known:
+        store.ledger.put(line)
+        changes.ledger = True
+    for canonical in members:
+        if rows[canonical].story != story_id:
+            store.entries.set_story(canonical, story_id)
+        entry_line = ledger.get(canonical)
+        if entry_line is not None and entry_line.story != story_id:
+            store.ledger.put(entry_line._replace(story=story_id))
+            changes.ledger = True
+    updated = max(int(rows[c].updated or 0) for c in members)
+    if since != "-":
+        updated = max(updated, to_micros(datetime.fromisoformat(since)))
+    story_data = {
+        "url": data.get("url"), "title": data.get("title"), "provider": data.get("provider"),
+        "provider_feed": data.get("provider_feed"), "excerpt": data.get("excerpt"), "images": data.get("images"),
+        "topics": topics, "coverage": coverage, "body": "", "related": [],
+    }
+    feeds = [feed_key(FeedKind.STORIES)] + [feed_key(FeedKind.TOPIC_STORIES, topic_slug(t)) for t in topics]
+    published = int(lead.published or 0)
+    return StoryRow(story_id, published, updated, coverage_hash,
+                    digest([story_id, published, updated, story_data]), sorted(feeds), story_data)
+
+
+def _story_line(store: Store, story_id: str) -> LedgerRow | None:
+    row = store.ledger.by_canonical(story_id)
+    return row if row is not None and row.origin == STORY else None
