@@ -322,6 +322,8 @@ class _Deriver:
         self.view = view
         self.changes = changes
         self._names: dict[tuple[str, str], NameRow | None] = {}
+        #: Whether the ledger has lines whose URL no file has (edited URLs).
+        self.orphans: bool | None = None
 
     def name(self, kind: str, spelling: str) -> NameRow:
         key = (kind, normal(spelling))
@@ -341,6 +343,8 @@ class _Deriver:
         links = {c: r for c, r in store.entries.get(mates).items() if r.state == State.PUBLISHED}
         links.update(rows)
         ledger_rows = store.ledger.by_canonicals(rows)
+        if self.orphans is None:  # once per derive: most refreshes have none to look through
+            self.orphans = store.ledger.has_orphans()
         for canonical, row in rows.items():
             self._derive_one(row, files, links, ledger_rows.get(canonical))
 
@@ -372,7 +376,7 @@ class _Deriver:
         new = row._replace(
             id=entry_id, published=winner.published, updated=updated, own_hash=own_hash,
             shown_hash=digest([entry_id, winner.published, updated, entry_data]),
-            feeds=sorted(set(feeds)), data=entry_data, problems=problems or None,
+            feeds=sorted(set(feeds)), data=dumps(entry_data), problems=problems or None,
         )
         self.store.entries.put(new)
         self._move(row, new)
@@ -400,14 +404,14 @@ class _Deriver:
         origin = _origin(winner.path, winner.position)
         title = digest(winner.data["title"])
         problems: list[list[object]] = []
-        if known is None:
+        if known is None and self.orphans:
             candidates = [r for r in store.ledger.orphans_at(origin) if r.title == title or r.provider == provider]
             if candidates:
                 known = candidates[0]
         if known is None:
             entry_id = row.canonical
             number = 1
-            while store.ledger.has_id(entry_id) or (row.id != entry_id and store.entries.id_taken(entry_id)):
+            while store.ledger.has_id(entry_id):
                 number += 1
                 entry_id = f"{row.canonical}#{number}"
             updated_text = "-"

@@ -77,16 +77,19 @@ def render(page: Page, format: str, site: Site, fragments: Fragments | None = No
 
 
 class Fragments:
-    """Rendered entries, by entry id, format and base URL, for the documents
-    of one version of the store (an entry has one state per version): an
-    entry shown by five feeds is rendered once. Holds at most `limit` of
-    them (the least recently used go first)."""
+    """Rendered entries (each format's element, the HTML body, a page's
+    article) by key, for the documents of one version of the store (an
+    entry has one state per version): an entry shown by five feeds is
+    rendered once. Holds at most `limit` of them, the least recently used
+    going first; `render` orders documents so that those showing the same
+    entries come close together."""
 
-    def __init__(self, limit: int = 20_000) -> None:
+    def __init__(self, limit: int = 40_000) -> None:
         self.limit = limit
-        self._rendered: OrderedDict[tuple[str, str, str], object] = OrderedDict()
+        self._rendered: OrderedDict[tuple[str, ...], object] = OrderedDict()
 
-    def _get(self, key: tuple[str, str, str], make: Callable[[], object]) -> object:
+    def get(self, key: tuple[str, ...], make: Callable[[], object]) -> object:
+        """The fragment at `key`, made by `make` the first time."""
         found = self._rendered.get(key)
         if found is None:
             found = self._rendered[key] = make()
@@ -96,14 +99,19 @@ class Fragments:
             self._rendered.move_to_end(key)
         return found
 
+    def content(self, entry: Entry) -> str:
+        """The entry's HTML body (`content_html`), the same in every format."""
+        return self.get((entry.id, "content"), lambda: content_html(entry))  # type: ignore[return-value]
+
     def xml(self, entry: Entry, format: str, site: Site) -> bytes:
         """The entry's ``<item>`` or ``<entry>`` element as it appears in a document."""
-        key = (entry.id, format, site.base_url)
-        return self._get(key, lambda: _xml_entry(entry, format, site))  # type: ignore[return-value]
+        make = lambda: _xml_entry(entry, format, site, self.content(entry))  # noqa: E731
+        return self.get((entry.id, format, site.base_url), make)  # type: ignore[return-value]
 
-    def json(self, entry: Entry, site: Site) -> dict[str, object]:
-        key = (entry.id, "json", site.base_url)
-        return self._get(key, lambda: _json_item(entry, site))  # type: ignore[return-value]
+    def json(self, entry: Entry, site: Site) -> str:
+        """The entry's JSON Feed item, encoded."""
+        make = lambda: json.dumps(_json_item(entry, self.content(entry)), ensure_ascii=False)  # noqa: E731
+        return self.get((entry.id, "json", site.base_url), make)  # type: ignore[return-value]
 
 
 def _links(page: Page, format: str, site: Site) -> list[tuple[str, str]]:
@@ -150,7 +158,7 @@ def _generator(page: Page, format: str, site: Site) -> FeedGenerator:
     return generator
 
 
-def _xml_entry(entry: Entry, format: str, site: Site) -> bytes:
+def _xml_entry(entry: Entry, format: str, site: Site, content: str) -> bytes:
     item = FeedEntry()
     item.register_extension("feedpub", _EntryExtension, atom=True, rss=True)
     item.id(entry.id)
@@ -164,7 +172,7 @@ def _xml_entry(entry: Entry, format: str, site: Site) -> bytes:
         # feedgen's summary() would otherwise copy the raw text into RSS.
         item.description(html.escape(entry.excerpt, quote=False))
         item.summary(entry.excerpt)
-    item.content(content_html(entry), type="html")
+    item.content(content, type="html")
     author = {"name": entry.provider.name}
     homepage = _homepage(entry)
     if homepage:
@@ -323,11 +331,12 @@ def _json(page: Page, site: Site, fragments: Fragments) -> bytes:
         "current": site.url(feed_path(feed.key, "json")),
         **({"newer": site.url(feed_path(feed.key, "json", page.newer))} if page.newer else {}),
     }
-    document["items"] = [fragments.json(entry, site) for entry in page.entries]
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    head = json.dumps(document, ensure_ascii=False)
+    items = ",".join(fragments.json(entry, site) for entry in page.entries)
+    return f'{head[:-1]},"items":[{items}]}}\n'.encode()
 
 
-def _json_item(entry: Entry, site: Site) -> dict[str, object]:
+def _json_item(entry: Entry, content: str) -> dict[str, object]:
     author: dict[str, str] = {"name": entry.provider.name}
     homepage = _homepage(entry)
     if homepage:
@@ -336,7 +345,7 @@ def _json_item(entry: Entry, site: Site) -> dict[str, object]:
         "id": entry.id,
         "url": entry.url,
         "title": entry.title,
-        "content_html": content_html(entry),
+        "content_html": content,
     }
     if entry.excerpt:
         item["summary"] = entry.excerpt

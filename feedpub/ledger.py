@@ -125,18 +125,63 @@ def _row(line: str, number: int, path: Path) -> LedgerRow:
 
 def text(rows: Iterable[LedgerRow]) -> str:
     """The ledger file's text for `rows` (sorted by id)."""
-    lines = [
-        "\t".join(_escape(value) for value in (r.id, r.link, r.origin, r.provider, r.title, r.hash, r.updated, r.story))
-        for r in rows
-    ]
+    lines = [_line(row) for row in rows]
     lines.sort()
     return HEADER + "".join(line + "\n" for line in lines)
+
+
+def _line(row: LedgerRow) -> str:
+    return "\t".join(_escape(value) for value in row[:1] + row[2:])
 
 
 def write(path: Path, rows: Iterable[LedgerRow]) -> None:
     """Write the ledger atomically (a temporary file beside it, then a
     rename); raises `OSError` when the folder is read-only."""
-    data = text(rows).encode("utf-8")
+    _replace(path, text(rows).encode("utf-8"))
+
+
+def update(path: Path, changes: dict[str, LedgerRow | None]) -> None:
+    """Write the ledger at `path` with the lines of the ids in `changes`
+    replaced (None: removed, or added when new), the rest copied as they
+    are: on a large site, rewriting every line would cost more than the
+    whole rest of a one-file rebuild. The file must be one this module
+    wrote (sorted lines)."""
+    data = path.read_bytes()
+    start = 0
+    while data.startswith(b"#", start):  # the header's comment lines
+        start = data.find(b"\n", start) + 1
+    cuts: list[tuple[int, int, bytes]] = []
+    for entry_id in sorted(changes):
+        key = _escape(entry_id).encode("utf-8")
+        begin, found = _find(data, start, key)
+        end = data.find(b"\n", begin) + 1 if found else begin
+        row = changes[entry_id]
+        cuts.append((begin, end, (_line(row) + "\n").encode("utf-8") if row is not None else b""))
+    parts, position = [], 0
+    for begin, end, replacement in cuts:
+        parts += [data[position:begin], replacement]
+        position = end
+    parts.append(data[position:])
+    _replace(path, b"".join(parts))
+
+
+def _find(data: bytes, start: int, key: bytes) -> tuple[int, bool]:
+    """Where the line of id `key` starts among the sorted lines from `start`
+    (or where it would go), and whether it is there: a binary search on byte
+    offsets, so that the file is never split into lines."""
+    low, high = start, len(data)
+    while low < high:  # lines before `low` sort before `key`; from `high` on, not
+        middle = (low + high) // 2
+        line = data.rfind(b"\n", low, middle) + 1 or low
+        if data[line : data.find(b"\t", line)] < key:
+            low = data.find(b"\n", line) + 1 or len(data)
+        else:
+            high = line
+    tab = data.find(b"\t", low)
+    return low, tab >= 0 and data[low:tab] == key
+
+
+def _replace(path: Path, data: bytes) -> None:
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".feedpub-ids-")
     try:
         with os.fdopen(handle, "wb") as stream:

@@ -12,7 +12,9 @@ import xml.etree.ElementTree as ET
 from email.utils import format_datetime
 
 import jinja2
+from markupsafe import Markup
 
+from feedpub.feeds import Fragments
 from feedpub.model import Feed
 from feedpub.model import FeedKind
 from feedpub.model import Overview
@@ -135,7 +137,25 @@ _FEED = _ENV.from_string(
 Copy one of these links into your feed reader (any reads RSS and Atom; some also JSON Feed).</p>
 </header>
 <main>
-{% for entry in page.entries %}
+{% for article in articles %}
+{{ article }}
+{% else %}
+<p>No entries yet.</p>
+{% endfor %}
+</main>
+{% if page.newer or page.older or page.is_archive %}
+<nav class="pages">
+<span>{% if page.newer %}<a rel="next" href="{{ site.url(path(page.feed.key, 'html', page.newer)) }}">Newer entries</a>{% elif page.is_archive %}<a href="{{ site.url(path(page.feed.key, 'html')) }}">Newest entries</a>{% endif %}</span>
+<span>{% if page.older %}<a rel="prev" href="{{ site.url(path(page.feed.key, 'html', page.older)) }}">Older entries</a>{% endif %}</span>
+</nav>
+{% endif %}
+</body>
+</html>
+"""
+)
+
+_ARTICLE = _ENV.from_string(
+    """\
 <article>
 <h2><a href="{{ entry.url }}">{{ entry.title }}</a></h2>
 <p class="meta">{{ entry.provider.name }} · <time datetime="{{ entry.published|iso }}">{{ entry.published|date }}</time>{% if entry.updated > entry.published %} · updated <time datetime="{{ entry.updated|iso }}">{{ entry.updated|date }}</time>{% endif %}{% if entry.topics %} · {{ entry.topics|join(", ") }}{% endif %}</p>
@@ -157,18 +177,6 @@ Copy one of these links into your feed reader (any reads RSS and Atom; some also
 </ul>
 {% endif %}
 </article>
-{% else %}
-<p>No entries yet.</p>
-{% endfor %}
-</main>
-{% if page.newer or page.older or page.is_archive %}
-<nav class="pages">
-<span>{% if page.newer %}<a rel="next" href="{{ site.url(path(page.feed.key, 'html', page.newer)) }}">Newer entries</a>{% elif page.is_archive %}<a href="{{ site.url(path(page.feed.key, 'html')) }}">Newest entries</a>{% endif %}</span>
-<span>{% if page.older %}<a rel="prev" href="{{ site.url(path(page.feed.key, 'html', page.older)) }}">Older entries</a>{% endif %}</span>
-</nav>
-{% endif %}
-</body>
-</html>
 """
 )
 
@@ -207,10 +215,15 @@ def index_html(overview: Overview, site: Site) -> bytes:
     ).encode("utf-8")
 
 
-def feed_html(page: Page, site: Site) -> bytes:
+def feed_html(page: Page, site: Site, fragments: Fragments | None = None) -> bytes:
     """The readable page of one feed document: its entries newest first."""
+    fragments = fragments or Fragments()
     title = page.feed.title if page.number is None else f"{page.feed.title}: archive page {page.number}"
-    return _FEED.render(**_common(site), page=page, title=title, alternates=(page.feed,)).encode("utf-8")
+    articles = [fragments.get((entry.id, "html"), lambda entry=entry: Markup(_ARTICLE.render(entry=entry)))
+                for entry in page.entries]
+    return _FEED.render(
+        **_common(site), page=page, title=title, alternates=(page.feed,), articles=articles
+    ).encode("utf-8")
 
 
 def not_found_html(path: str, feeds: tuple[Feed, ...], site: Site) -> bytes:

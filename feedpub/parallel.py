@@ -45,7 +45,9 @@ def map_chunks(
         return
     global _shared
     # This process does a share of its own rather than wait: its results
-    # need no pickling. The workers split the rest into chunks.
+    # need no pickling. The workers split the rest into chunks; this
+    # process's share is cut as finely, so that the caller can take its
+    # results in as they come and never holds a whole share at once.
     own = len(items) // jobs
     rest = items[own:]
     size = max(1, -(-len(rest) // ((jobs - 1) * CHUNKS_PER_JOB)))
@@ -54,7 +56,8 @@ def map_chunks(
     try:
         with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
             pending = pool.imap(functools.partial(_call, function), chunks)
-            yield from function(list(items[:own]), shared)
+            for start in range(0, own, size):
+                yield from function(list(items[start : min(own, start + size)]), shared)
             for results in pending:
                 yield from results
     finally:

@@ -57,6 +57,7 @@ from feedpub.model import Site
 from feedpub.settings import Settings
 from feedpub.store import Store
 from feedpub.store import StoreLock
+from feedpub.store import loads
 from feedpub.store._tables import FeedRow
 from feedpub.urlspace import DocumentRef
 
@@ -68,6 +69,9 @@ PARALLEL_FROM = 200
 #: server a little behind still drops its copies.
 _TOMBSTONE_VERSIONS = 1000
 _KINDS = {kind.value: kind for kind in FeedKind}
+#: After a refresh touching this many entries, the WAL is folded back into
+#: the store and truncated.
+_CHECKPOINT_FROM = 1000
 
 
 def compress(body: bytes) -> bytes:
@@ -205,6 +209,8 @@ class Pipeline:
                 store.documents.prune(version - _TOMBSTONE_VERSIONS)
                 if changes.ledger or ledger_rows is not None:
                     self._write_ledger()
+            if len(dirty) > _CHECKPOINT_FROM:
+                store.checkpoint()  # a big refresh leaves a big WAL file behind
             report.changed, report.version = True, version
             return report
 
@@ -284,11 +290,19 @@ class Pipeline:
         return ledger.read(path)
 
     def _write_ledger(self) -> None:
+        """Write the ledger's changed lines to its file (all of it when the
+        file is not the one last written)."""
         path = self.settings.ledger_path
+        table = self.store.ledger
         if not self.settings.writes_ledger:
             return
         try:
-            ledger.write(path, self.store.ledger.rows())
+            if table.changed and ledger.signature(path) == self.store.get("ledger_signature", "unknown") and path.exists():
+                found = table.by_ids(table.changed)
+                ledger.update(path, {entry_id: found.get(entry_id) for entry_id in table.changed})
+            else:
+                ledger.write(path, table.rows())
+            table.changed.clear()
         except OSError as exc:
             if not self._ledger_warned:
                 log.warning("cannot write the id ledger %s (%s); ids are kept in the store only", path, exc.strerror)
@@ -452,10 +466,10 @@ class Pipeline:
             ids = self.store.members.page(key, span.offset, span.limit)
         if feed.kind.shows_stories:
             found = self.store.stories.get(ids)
-            entries = tuple(_entry(i, found[i].published, found[i].updated, found[i].data) for i in ids)
+            entries = tuple(_entry(i, found[i].published, found[i].updated, loads(found[i].data)) for i in ids)
         else:
             rows = self.store.entries.by_ids(ids)
-            entries = tuple(_entry(i, rows[i].published, rows[i].updated, rows[i].data) for i in ids)
+            entries = tuple(_entry(i, rows[i].published, rows[i].updated, loads(rows[i].data)) for i in ids)
         return Page(feed, number, row.pages, entries)
 
     def render(self, refs: Iterable[DocumentRef], site: Site, fragments: feeds.Fragments | None = None,
@@ -483,14 +497,23 @@ class Pipeline:
                           default=None)
             tags = " ".join(["feed:" + key.replace("/", ":")] + ["entry:" + _tag(e.id) for e in page.entries])
             for ref in group:
-                body = pages.feed_html(page, site) if ref.format == "html" else feeds.render(page, ref.format, site, fragments)
+                if ref.format == "html":
+                    body = pages.feed_html(page, site, fragments)
+                else:
+                    body = feeds.render(page, ref.format, site, fragments)
                 yield Rendered(ref, body, updated, tags)
 
     def all_documents(self) -> list[DocumentRef]:
         """Every document of the URL space, index and OPML first."""
         refs = [urlspace.INDEX, urlspace.OPML]
+        pages_of = {}
         for row in self.store.members.feeds():
             refs += urlspace.feed_documents(row.key, row.pages)
+            pages_of[row.key] = row.pages
+        # Pages covering the same stretch of time show many of the same
+        # entries: rendered close together, each entry is rendered once
+        # (`feeds.Fragments`). Oldest pages first, subscription documents last.
+        refs.sort(key=lambda r: (r.feed is not None, (r.page / (pages_of[r.feed] + 1)) if r.page else 1.0))
         return refs
 
     def render_hot(self) -> list[str]:

@@ -31,6 +31,8 @@ from feedpub.catalog import to_micros
 from feedpub.ledger import STORY
 from feedpub.model import FeedKind
 from feedpub.store import Store
+from feedpub.store import dumps
+from feedpub.store import loads
 from feedpub.store._tables import EntryRow
 from feedpub.store._tables import LedgerRow
 from feedpub.store._tables import StoryRow
@@ -172,14 +174,14 @@ def _story(
     story_id: str, members: list[str], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow], store: Store,
     view: View, changes: Changes, topic_slug: _TopicSlugs,
 ) -> StoryRow:
+    datas = {c: loads(rows[c].data) for c in members}
     lead = rows[_lead(members, rows)]
-    data = lead.data or {}
+    data = datas[lead.canonical]
     ordered = sorted(members, key=lambda c: (-int(rows[c].published or 0), rows[c].id or c))
     coverage = [
-        [rows[c].data["url"], rows[c].data["title"], rows[c].data["provider"][0], rows[c].published]  # type: ignore[index]
-        for c in ordered[:MAX_COVERAGE]
+        [datas[c]["url"], datas[c]["title"], datas[c]["provider"][0], rows[c].published] for c in ordered[:MAX_COVERAGE]
     ]
-    topics = sorted({topic for c in members for topic in (rows[c].data or {}).get("topics", ())})
+    topics = sorted({topic for c in members for topic in datas[c]["topics"]})
     coverage_hash = digest(sorted(str(rows[c].id) for c in members))
     known = _story_line(store, story_id)
     if known is None:
@@ -191,13 +193,11 @@ def _story(
     if line != known:
         store.ledger.put(line)
         changes.ledger = True
-    for canonical in members:
-        if rows[canonical].story != story_id:
-            store.entries.set_story(canonical, story_id)
-        entry_line = ledger.get(canonical)
-        if entry_line is not None and entry_line.story != story_id:
-            store.ledger.put(entry_line._replace(story=story_id))
-            changes.ledger = True
+    store.entries.set_story([c for c in members if rows[c].story != story_id], story_id)
+    moved = [ledger[c].id for c in members if c in ledger and ledger[c].story != story_id]
+    if moved:
+        store.ledger.set_story(moved, story_id)
+        changes.ledger = True
     updated = max(int(rows[c].updated or 0) for c in members)
     if since != "-":
         updated = max(updated, to_micros(datetime.fromisoformat(since)))
@@ -209,7 +209,7 @@ def _story(
     feeds = [feed_key(FeedKind.STORIES)] + [feed_key(FeedKind.TOPIC_STORIES, topic_slug(t)) for t in topics]
     published = int(lead.published or 0)
     return StoryRow(story_id, published, updated, coverage_hash,
-                    digest([story_id, published, updated, story_data]), sorted(feeds), story_data)
+                    digest([story_id, published, updated, story_data]), sorted(feeds), dumps(story_data))
 
 
 def _story_line(store: Store, story_id: str) -> LedgerRow | None:

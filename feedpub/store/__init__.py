@@ -144,6 +144,12 @@ class Store:
     def put(self, key: str, value: Any) -> None:
         self.connection.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(value)))
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file and truncate it
+        (readers in other processes may keep it from finishing; then later)."""
+        with self.lock:
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     @property
     def version(self) -> int:
         """The store's version: it counts the refreshes that changed anything."""
@@ -163,6 +169,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous = NORMAL")
     connection.execute("PRAGMA temp_store = MEMORY")
     connection.execute("PRAGMA cache_size = -16000")  # 16 MB of pages per connection
+    connection.execute("PRAGMA journal_size_limit = 67108864")  # keep at most 64 MB of WAL file
     return connection
 
 

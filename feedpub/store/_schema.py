@@ -86,6 +86,7 @@ CREATE TABLE ledger (
 ) WITHOUT ROWID;
 CREATE INDEX ledger_canonical ON ledger (canonical);
 CREATE INDEX ledger_origin ON ledger (origin);
+CREATE INDEX ledger_story ON ledger (story);
 
 CREATE TABLE documents (
     path TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, etag TEXT, previous TEXT,

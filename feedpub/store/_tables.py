@@ -199,11 +199,12 @@ class EntryRow(NamedTuple):
     own_hash: str | None = None
     shown_hash: str | None = None
     feeds: list[str] | None = None
-    data: dict[str, Any] | None = None
+    #: What a renderer needs, as JSON text: decoded only where it is shown.
+    data: str | None = None
     problems: list[list[Any]] | None = None
 
 
-_JSON_ENTRY_FIELDS = {"occurrences", "spellings", "link", "feeds", "data", "problems"}
+_JSON_ENTRY_FIELDS = {"occurrences", "spellings", "link", "feeds", "problems"}
 
 
 def _entry(row: tuple[Any, ...]) -> EntryRow:
@@ -246,8 +247,9 @@ class Entries(_Table):
                 found[entry.id] = entry
         return found
 
-    def set_story(self, canonical: str, story: str) -> None:
-        self.db.execute("UPDATE entries SET story = ? WHERE canonical = ?", (story, canonical))
+    def set_story(self, canonicals: list[str], story: str) -> None:
+        for batch in _chunks(canonicals):
+            self.db.execute(f"UPDATE entries SET story = ? WHERE canonical IN ({_marks(batch)})", [story, *batch])
 
     def id_taken(self, id: str) -> bool:
         return self.db.execute("SELECT 1 FROM entries WHERE id = ?", (id,)).fetchone() is not None
@@ -276,7 +278,8 @@ class StoryRow(NamedTuple):
     hash: str
     shown_hash: str
     feeds: list[str]
-    data: dict[str, Any]
+    #: What a renderer needs, as JSON text.
+    data: str
 
 
 class Stories(_Table):
@@ -285,13 +288,13 @@ class Stories(_Table):
         for batch in _chunks(ids):
             query = f"SELECT id, published, updated, hash, shown_hash, feeds, data FROM stories WHERE id IN ({_marks(batch)})"
             for row in self.db.execute(query, batch):
-                found[row[0]] = StoryRow(*row[:5], json.loads(row[5]), json.loads(row[6]))
+                found[row[0]] = StoryRow(*row[:5], json.loads(row[5]), row[6])
         return found
 
     def put(self, row: StoryRow) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO stories (id, published, updated, hash, shown_hash, feeds, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (*row[:5], dumps(row.feeds), dumps(row.data)),
+            (*row[:5], dumps(row.feeds), row.data),
         )
 
     def drop(self, id: str) -> None:
@@ -461,6 +464,21 @@ class LedgerRow(NamedTuple):
 
 
 class Ledger(_Table):
+    """The id ledger's lines; `changed` collects the ids whose line was
+    written or removed since it was last cleared, so that the file can be
+    updated line by line."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection)
+        self.changed: set[str] = set()
+
+    def by_ids(self, ids: Iterable[str]) -> dict[str, LedgerRow]:
+        found = {}
+        for batch in _chunks(ids):
+            for row in self.db.execute(f"SELECT * FROM ledger WHERE id IN ({_marks(batch)})", batch):
+                found[row[0]] = LedgerRow(*row)
+        return found
+
     def by_canonical(self, canonical: str) -> LedgerRow | None:
         row = self.db.execute("SELECT * FROM ledger WHERE canonical = ?", (canonical,)).fetchone()
         return LedgerRow(*row) if row else None
@@ -482,32 +500,55 @@ class Ledger(_Table):
         )
         return [LedgerRow(*row) for row in rows]
 
+    def set_story(self, ids: list[str], story: str) -> None:
+        for batch in _chunks(ids):
+            self.db.execute(f"UPDATE ledger SET story = ? WHERE id IN ({_marks(batch)})", [story, *batch])
+        self.changed.update(ids)
+
+    def has_orphans(self) -> bool:
+        """Whether any entry's line has a URL no file has any more."""
+        row = self.db.execute(
+            "SELECT 1 FROM ledger WHERE origin != '-' AND NOT EXISTS "
+            "(SELECT 1 FROM items WHERE items.canonical = ledger.canonical) LIMIT 1"
+        ).fetchone()
+        return row is not None
+
     def has_id(self, id: str) -> bool:
         return self.db.execute("SELECT 1 FROM ledger WHERE id = ?", (id,)).fetchone() is not None
 
     def put(self, row: LedgerRow) -> None:
         self.db.execute("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self.changed.add(row.id)
 
     def drop_orphans(self) -> int:
         """Forget the lines of entries no file has any more, and of stories
-        no entry is part of."""
-        entries = self.db.execute(
-            "DELETE FROM ledger WHERE origin != '-' AND NOT EXISTS "
+        no entry is part of; how many."""
+        orphans = [row[0] for row in self.db.execute(
+            "SELECT id FROM ledger WHERE origin != '-' AND NOT EXISTS "
             "(SELECT 1 FROM items WHERE items.canonical = ledger.canonical)"
-        ).rowcount
-        stories = self.db.execute(
-            "DELETE FROM ledger WHERE origin = '-' AND NOT EXISTS "
+        )]
+        self._drop(orphans)
+        stories = [row[0] for row in self.db.execute(
+            "SELECT id FROM ledger WHERE origin = '-' AND NOT EXISTS "
             "(SELECT 1 FROM ledger AS entry WHERE entry.story = ledger.id AND entry.origin != '-')"
-        ).rowcount
-        return entries + stories
+        )]
+        self._drop(stories)
+        return len(orphans) + len(stories)
+
+    def _drop(self, ids: list[str]) -> None:
+        for batch in _chunks(ids):
+            self.db.execute(f"DELETE FROM ledger WHERE id IN ({_marks(batch)})", batch)
+        self.changed.update(ids)
 
     def rows(self) -> Iterator[LedgerRow]:
         for row in self.db.execute("SELECT * FROM ledger ORDER BY id"):
             yield LedgerRow(*row)
 
     def replace_all(self, rows: Iterable[LedgerRow]) -> None:
+        """The lines of a ledger file just read: the file and the table agree."""
         self.db.execute("DELETE FROM ledger")
         self.db.executemany("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.changed.clear()
 
 
 # -- documents ---------------------------------------------------------------------
