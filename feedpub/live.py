@@ -134,9 +134,9 @@ class Live:
         self._started = False
         self._start_lock = threading.Lock()
         self._next_due: int | None = None
+        self._pid = os.getpid()
         self.refresh()
         self.version = self._store_version()
-        os.register_at_fork(after_in_child=self._after_fork)
 
     # -- keeping current ----------------------------------------------------------
 
@@ -176,6 +176,7 @@ class Live:
     def start(self) -> None:
         """Start this process's threads (once): the version poller, and the
         watcher whenever this process holds the watch lock."""
+        self._own_process()
         if self._started or self.settings.reload_interval <= 0:
             return
         with self._start_lock:
@@ -188,9 +189,14 @@ class Live:
         self._stop.set()
         self.role.release()
 
-    def _after_fork(self) -> None:
-        """In a forked worker (gunicorn --preload): threads and locks are the
-        parent's; start afresh with connections of this process."""
+    def _own_process(self) -> None:
+        """In a process forked since (a gunicorn --preload worker), threads,
+        connections and locks are the parent's: start afresh with this
+        process's own, on first use (not in a fork hook: unrelated forks, such
+        as a build's worker processes, must not pay for it)."""
+        if os.getpid() == self._pid:
+            return
+        self._pid = os.getpid()
         self._started = False
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
@@ -200,7 +206,6 @@ class Live:
         self.reader = self.pipeline.reopened()
         self.pinger.forget()
         self.cache = _Cache(self.cache.limit)
-        self.start()
 
     def _poll(self) -> None:
         last_try = 0.0
@@ -266,6 +271,8 @@ class Live:
         ref = urlspace.parse(path)
         if ref is None:
             return None
+        if os.getpid() != self._pid:
+            self._own_process()
         key = (base_url, ref.path)
         served = self.cache.get(key)
         if served is not None:
@@ -295,6 +302,7 @@ class Live:
         return self.reader.site(base_url)
 
     def feeds(self) -> tuple[Any, ...]:
+        self._own_process()
         with self.reader.store.snapshot():
             return self.reader.feed_list()
 
@@ -303,6 +311,7 @@ class Live:
     def health(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) of /healthz: 503 with a reason when the
         content folder cannot be read or the last refresh failed."""
+        self._own_process()
         reader = self.reader
         with reader.store.snapshot():
             state = reader.store.get("refresh", {}) or {}
