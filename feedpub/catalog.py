@@ -145,7 +145,12 @@ def normal(name: str) -> str:
 
 
 def digest(value: object) -> str:
-    return hashlib.blake2b(dumps(value).encode(), digest_size=8).hexdigest()
+    """A short digest of a JSON-able value: what tells two versions apart."""
+    return digest_text(dumps(value))
+
+
+def digest_text(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _origin(path: str, position: int) -> str:
@@ -186,9 +191,11 @@ def _settle_winners(
     left."""
     relinked: set[str] = set()
     left: set[str] = set()
+    deltas: Counter[tuple[str, str]] = Counter()  # name uses to add, applied at the end in one go
     for batch in batches(sorted(dirty)):
         items = store.items.of_canonicals(batch)
         olds = store.entries.get(batch)
+        settled: list[EntryRow] = []
         for canonical in batch:
             found = items.get(canonical, [])
             old = olds.get(canonical)
@@ -197,7 +204,9 @@ def _settle_winners(
             for item in shown:
                 spellings["provider", item.data["provider"][0]] += 1
                 spellings.update(("topic", topic) for topic in item.data["topics"])
-            _count_names(store, spellings, old.spellings if old else None, touched)
+            deltas.update(spellings)
+            for kind, spelling, uses in (old.spellings if old else None) or ():
+                deltas[str(kind), str(spelling)] -= int(str(uses))
             if not shown:
                 if old is not None:
                     _leave_feeds(store, old, changes)
@@ -208,7 +217,7 @@ def _settle_winners(
                     continue
                 drafts_only = not view.include_unpublished and all(i.draft for i in found)
                 state = State.DRAFT if drafts_only else State.SCHEDULED
-                store.entries.put(EntryRow(canonical, None, state, occurrences=[[i.path, i.position] for i in found]))
+                settled.append(EntryRow(canonical, None, state, occurrences=[[i.path, i.position] for i in found]))
                 continue
             winner = shown[0]
             link = [winner.data["url"], winner.data["title"], winner.data["provider"][0], winner.published]
@@ -219,23 +228,15 @@ def _settle_winners(
                 row = old
                 if (old.link, old.occurrences) != (link, occurrences):
                     relinked.add(canonical)
-            store.entries.put(row._replace(
+            settled.append(row._replace(
                 state=State.PUBLISHED, winner=_origin(winner.path, winner.position),
                 occurrences=occurrences, link=link, spellings=[[k, s, n] for (k, s), n in sorted(spellings.items())],
             ))
+        store.entries.put_many(settled)
+    changed = [(kind, normal(spelling), spelling, uses) for (kind, spelling), uses in deltas.items() if uses]
+    store.names.add_uses_many(changed)
+    touched.update((kind, name_key) for kind, name_key, _, _ in changed)
     return relinked, left
-
-
-def _count_names(
-    store: Store, new: Counter[tuple[str, str]], old: list[list[object]] | None, touched: set[tuple[str, str]]
-) -> None:
-    delta = Counter(new)
-    for kind, spelling, uses in old or ():
-        delta[str(kind), str(spelling)] -= int(str(uses))
-    for (kind, spelling), uses in delta.items():
-        if uses:
-            store.names.add_uses(kind, normal(spelling), spelling, uses)
-            touched.add((kind, normal(spelling)))
 
 
 def _leave_feeds(store: Store, old: EntryRow, changes: Changes) -> None:
@@ -324,6 +325,8 @@ class _Deriver:
         self._names: dict[tuple[str, str], NameRow | None] = {}
         #: Whether the ledger has lines whose URL no file has (edited URLs).
         self.orphans: bool | None = None
+        #: Ids already given, of the batch's new entries' candidates.
+        self.taken: set[str] = set()
 
     def name(self, kind: str, spelling: str) -> NameRow:
         key = (kind, normal(spelling))
@@ -345,11 +348,17 @@ class _Deriver:
         ledger_rows = store.ledger.by_canonicals(rows)
         if self.orphans is None:  # once per derive: most refreshes have none to look through
             self.orphans = store.ledger.has_orphans()
+        # Ids a new entry would take that some line already has: looked up
+        # for the whole batch at once.
+        self.taken = store.ledger.existing_ids(c for c in rows if c not in ledger_rows)
+        writes = Writes()
         for canonical, row in rows.items():
-            self._derive_one(row, files, links, ledger_rows.get(canonical))
+            self._derive_one(row, files, links, ledger_rows.get(canonical), writes)
+        writes.flush(store)
 
     def _derive_one(
-        self, row: EntryRow, files: dict[str, list[ItemRow]], links: dict[str, EntryRow], known: LedgerRow | None
+        self, row: EntryRow, files: dict[str, list[ItemRow]], links: dict[str, EntryRow], known: LedgerRow | None,
+        writes: Writes,
     ) -> None:
         occurrences = [(str(path), int(position)) for path, position in row.occurrences or ()]
         by_place = {(item.path, item.position): item for path, _ in occurrences for item in files[path]}
@@ -362,7 +371,7 @@ class _Deriver:
         own = [data["title"], data["url"], data["excerpt"], data["body"], data["images"], provider.display,
                topics, winner.published]
         own_hash = digest(own)
-        entry_id, updated, problems = self._identify(row, winner, own_hash, provider.display, known)
+        entry_id, updated, problems = self._identify(row, winner, own_hash, provider.display, known, writes)
         entry_data = {
             "url": data["url"], "title": data["title"], "provider": [provider.display, data["provider"][1]],
             "provider_feed": feed_key(FeedKind.PROVIDER, provider.slug), "excerpt": data["excerpt"],
@@ -373,13 +382,14 @@ class _Deriver:
                  feed_key(FeedKind.PROVIDER, provider.slug)]
         feeds += [feed_key(FeedKind.CURATED, c.name) for c in self.view.curated
                   if _matches(c, winner, topics, provider.display)]
+        data_text = dumps(entry_data)
         new = row._replace(
             id=entry_id, published=winner.published, updated=updated, own_hash=own_hash,
-            shown_hash=digest([entry_id, winner.published, updated, entry_data]),
-            feeds=sorted(set(feeds)), data=dumps(entry_data), problems=problems or None,
+            shown_hash=digest_text(f"{entry_id}\n{winner.published}\n{updated}\n{data_text}"),
+            feeds=sorted(set(feeds)), data=data_text, problems=problems or None,
         )
-        self.store.entries.put(new)
-        self._move(row, new)
+        writes.entries.append(new)
+        self._move(row, new, writes)
 
     def _related(
         self, canonical: str, occurrences: list[tuple[str, int]], files: dict[str, list[ItemRow]],
@@ -397,7 +407,8 @@ class _Deriver:
         return result
 
     def _identify(
-        self, row: EntryRow, winner: ItemRow, own_hash: str, provider: str, known: LedgerRow | None
+        self, row: EntryRow, winner: ItemRow, own_hash: str, provider: str, known: LedgerRow | None,
+        writes: Writes,
     ) -> tuple[str, int, list[list[object]]]:
         """The entry's id and updated time from the ledger, recording it there."""
         store, view = self.store, self.view
@@ -411,9 +422,10 @@ class _Deriver:
         if known is None:
             entry_id = row.canonical
             number = 1
-            while store.ledger.has_id(entry_id):
+            while entry_id in self.taken or (number > 1 and store.ledger.has_id(entry_id)):
                 number += 1
                 entry_id = f"{row.canonical}#{number}"
+            self.taken.add(entry_id)
             updated_text = "-"
             story = ""
         else:
@@ -428,7 +440,7 @@ class _Deriver:
         line = LedgerRow(entry_id, row.canonical, winner.data["url"], origin, provider, title, own_hash,
                          updated_text, story)
         if line != known:
-            store.ledger.put(line)
+            writes.ledger.append(line)
             self.changes.ledger = True
         updated = winner.published
         if updated_text != "-":
@@ -445,10 +457,10 @@ class _Deriver:
             for loser in articles[1:]
         ]
 
-    def _move(self, old: EntryRow, new: EntryRow) -> None:
+    def _move(self, old: EntryRow, new: EntryRow, writes: Writes) -> None:
         before = Membership(int(old.published or 0), str(old.id), old.feeds or [], old.shown_hash)
         after = Membership(int(new.published or 0), str(new.id), new.feeds or [], new.shown_hash)
-        move(self.store, self.changes, before if old.id is not None else None, after)
+        move(self.store, self.changes, before if old.id is not None else None, after, writes)
 
 
 @dataclass(frozen=True)
@@ -462,9 +474,29 @@ class Membership:
     shown_hash: str | None
 
 
-def move(store: Store, changes: Changes, old: Membership | None, new: Membership | None) -> None:
+@dataclass
+class Writes:
+    """Rows to write at the end of a batch, all at once (``executemany``):
+    members to drop, members to add, entry rows and ledger lines."""
+
+    drops: list[tuple[str, int, str]] = field(default_factory=list)
+    adds: list[tuple[str, int, str]] = field(default_factory=list)
+    entries: list[EntryRow] = field(default_factory=list)
+    ledger: list[LedgerRow] = field(default_factory=list)
+
+    def flush(self, store: Store) -> None:
+        store.members.drop_many(self.drops)
+        store.members.add_many(self.adds)
+        store.entries.put_many(self.entries)
+        store.ledger.put_many(self.ledger)
+
+
+def move(store: Store, changes: Changes, old: Membership | None, new: Membership | None,
+         writes: Writes | None = None) -> None:
     """Update the feeds' members from `old` to `new` (None: not in any
-    feed), recording in `changes` what changed where."""
+    feed), recording in `changes` what changed where; into `writes` when
+    given, else at once."""
+    pending = writes or Writes()
     old_feeds = set(old.feeds) if old else set()
     new_feeds = set(new.feeds) if new else set()
     old_key = (old.published, old.id) if old else None
@@ -476,13 +508,15 @@ def move(store: Store, changes: Changes, old: Membership | None, new: Membership
                 change.edited.append((new.published, new.id))
             continue
         if key in old_feeds and old_key is not None:
-            store.members.drop(key, *old_key)
+            pending.drops.append((key, *old_key))
             change.moved.append(old_key)
             change.removed += 1
         if key in new_feeds and new_key is not None:
-            store.members.add(key, *new_key)
+            pending.adds.append((key, *new_key))
             change.moved.append(new_key)
             change.added += 1
+    if writes is None:
+        pending.flush(store)
 
 
 def _matches(feed: CuratedFeed, winner: ItemRow, topics: list[str], provider: str) -> bool:

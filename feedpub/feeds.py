@@ -84,7 +84,7 @@ class Fragments:
     going first; `render` orders documents so that those showing the same
     entries come close together."""
 
-    def __init__(self, limit: int = 40_000) -> None:
+    def __init__(self, limit: int = 60_000) -> None:
         self.limit = limit
         self._rendered: OrderedDict[tuple[str, ...], object] = OrderedDict()
 
@@ -183,20 +183,29 @@ def _xml_entry(entry: Entry, format: str, site: Site, content: str) -> bytes:
     extension: _EntryExtension = item.feedpub
     extension.entry = entry
     extension.source_url = site.url(feed_path(entry.provider_feed, "rss"))
-    if format == "atom":
-        element = item.atom_entry()
-        parent = etree.Element(f"{{{_ATOM_NS}}}feed", nsmap={None: _ATOM_NS, **_NAMESPACES})
-    else:
-        element = item.rss_entry()
-        root = etree.Element("rss", nsmap={"atom": _ATOM_NS, "content": _CONTENT_NS, **_NAMESPACES})
-        parent = etree.SubElement(root, "channel")
+    element = item.atom_entry() if format == "atom" else item.rss_entry()
+    root, parent, closing = _PARENTS[format]
     parent.append(element)  # the namespaces the document declares are not declared again
-    text = etree.tostring(parent.getroottree().getroot(), pretty_print=True, encoding="UTF-8", xml_declaration=False)
-    # Keep the entry's lines: all but the parent's (and, for RSS, the
-    # channel's) opening and closing lines.
-    cut = 1 if format == "atom" else 2
-    lines = text.split(b"\n")
-    return b"\n".join(lines[cut : -cut - 1]) + b"\n"
+    try:
+        text = etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=False)
+    finally:
+        parent.remove(element)
+    # The entry's lines are all but the parent's opening and closing ones.
+    start = text.index(b">\n", text.index(b"<channel") if format == "rss" else 0) + 2
+    return text[start : text.rindex(closing)]
+
+
+def _parents() -> dict[str, tuple[etree._Element, etree._Element, bytes]]:
+    """Per format, an element like the document's root (its namespaces, and
+    for RSS its channel) to render an entry in: the entry's bytes are those
+    it has in the document, indentation included."""
+    feed = etree.Element(f"{{{_ATOM_NS}}}feed", nsmap={None: _ATOM_NS, **_NAMESPACES})
+    rss = etree.Element("rss", nsmap={"atom": _ATOM_NS, "content": _CONTENT_NS, **_NAMESPACES})
+    channel = etree.SubElement(rss, "channel")
+    return {"atom": (feed, feed, b"</feed>"), "rss": (rss, channel, b"  </channel>")}
+
+
+_PARENTS = _parents()
 
 
 def _homepage(entry: Entry) -> str | None:

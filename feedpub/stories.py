@@ -15,15 +15,19 @@ of its items', or the time its coverage last changed, from the ledger.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from feedpub.catalog import Changes
 from feedpub.catalog import Membership
+from feedpub.catalog import Writes
 from feedpub.catalog import State
 from feedpub.catalog import View
 from feedpub.catalog import batches
 from feedpub.catalog import digest
+from feedpub.catalog import digest_text
 from feedpub.catalog import move
 from feedpub.catalog import normal
 from feedpub.catalog import to_datetime
@@ -40,9 +44,6 @@ from feedpub.urlspace import feed_key
 
 #: Most items listed in one story entry, newest first.
 MAX_COVERAGE = 100
-#: ``origin`` of a story's line in the ledger (entries have ``path#n``).
-
-
 
 def derive(store: Store, affected: set[str], view: View, changes: Changes) -> None:
     """Settle the stories of the `affected` entries (canonical URLs): whole
@@ -54,15 +55,37 @@ def derive(store: Store, affected: set[str], view: View, changes: Changes) -> No
     old_stories = store.stories.get(old_ids)
     ledger = store.ledger.by_canonicals(rows)
     chosen = _choose_ids(components, rows, ledger, store)
+    lines = {i: r for i, r in store.ledger.by_ids(chosen).items() if r.origin == STORY}
     names = _TopicSlugs(store)
+    writes, settled = Writes(), _Settled()
     for story_id, members in sorted(chosen.items()):
-        new = _story(story_id, members, rows, ledger, store, view, changes, names)
+        new = _story(story_id, members, rows, ledger, lines.get(story_id), view, names, settled)
         old = old_stories.pop(story_id, None)
-        store.stories.put(new)
-        move(store, changes, _membership(old), _membership(new))
+        settled.stories.append(new)
+        move(store, changes, _membership(old), _membership(new), writes)
     for old in old_stories.values():
         store.stories.drop(old.id)
-        move(store, changes, _membership(old), None)
+        move(store, changes, _membership(old), None, writes)
+    store.stories.put_many(settled.stories)
+    store.entries.set_stories(settled.entry_stories)
+    writes.ledger = settled.lines
+    writes.flush(store)
+    if settled.line_stories:
+        store.ledger.set_stories(settled.line_stories)
+    changes.ledger |= bool(settled.lines or settled.line_stories)
+
+
+@dataclass
+class _Settled:
+    """What the stories of one derive write, all at once."""
+
+    stories: list[StoryRow] = field(default_factory=list)
+    #: (story, canonical) of entries that changed story.
+    entry_stories: list[tuple[str, str]] = field(default_factory=list)
+    #: (story, id) of ledger lines that changed story.
+    line_stories: list[tuple[str, str]] = field(default_factory=list)
+    #: New or changed ledger lines of stories.
+    lines: list[LedgerRow] = field(default_factory=list)
 
 
 def _membership(row: StoryRow | None) -> Membership | None:
@@ -171,8 +194,8 @@ class _TopicSlugs:
 
 
 def _story(
-    story_id: str, members: list[str], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow], store: Store,
-    view: View, changes: Changes, topic_slug: _TopicSlugs,
+    story_id: str, members: list[str], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow],
+    known: LedgerRow | None, view: View, topic_slug: _TopicSlugs, settled: _Settled,
 ) -> StoryRow:
     datas = {c: loads(rows[c].data) for c in members}
     lead = rows[_lead(members, rows)]
@@ -183,7 +206,6 @@ def _story(
     ]
     topics = sorted({topic for c in members for topic in datas[c]["topics"]})
     coverage_hash = digest(sorted(str(rows[c].id) for c in members))
-    known = _story_line(store, story_id)
     if known is None:
         since = "-"
     else:
@@ -191,13 +213,9 @@ def _story(
     line = LedgerRow(story_id, story_id, STORY, STORY, STORY, STORY, coverage_hash,
                      since, story_id)
     if line != known:
-        store.ledger.put(line)
-        changes.ledger = True
-    store.entries.set_story([c for c in members if rows[c].story != story_id], story_id)
-    moved = [ledger[c].id for c in members if c in ledger and ledger[c].story != story_id]
-    if moved:
-        store.ledger.set_story(moved, story_id)
-        changes.ledger = True
+        settled.lines.append(line)
+    settled.entry_stories += [(story_id, c) for c in members if rows[c].story != story_id]
+    settled.line_stories += [(story_id, ledger[c].id) for c in members if c in ledger and ledger[c].story != story_id]
     updated = max(int(rows[c].updated or 0) for c in members)
     if since != "-":
         updated = max(updated, to_micros(datetime.fromisoformat(since)))
@@ -208,10 +226,7 @@ def _story(
     }
     feeds = [feed_key(FeedKind.STORIES)] + [feed_key(FeedKind.TOPIC_STORIES, topic_slug(t)) for t in topics]
     published = int(lead.published or 0)
+    data_text = dumps(story_data)
     return StoryRow(story_id, published, updated, coverage_hash,
-                    digest([story_id, published, updated, story_data]), sorted(feeds), dumps(story_data))
+                    digest_text(f"{story_id}\n{published}\n{updated}\n{data_text}"), sorted(feeds), data_text)
 
-
-def _story_line(store: Store, story_id: str) -> LedgerRow | None:
-    row = store.ledger.by_canonical(story_id)
-    return row if row is not None and row.origin == STORY else None

@@ -47,8 +47,8 @@ CREATE INDEX items_shown_from ON items (shown_from);
 
 CREATE TABLE entries (
     canonical TEXT NOT NULL UNIQUE, id TEXT UNIQUE, state INTEGER NOT NULL,
-    published INTEGER, updated INTEGER, winner TEXT, occurrences TEXT, spellings TEXT,
-    link TEXT, story TEXT, own_hash TEXT, shown_hash TEXT, feeds TEXT, data TEXT, problems TEXT
+    published INTEGER, updated INTEGER, winner TEXT, story TEXT, own_hash TEXT, shown_hash TEXT,
+    data TEXT, problems TEXT, meta TEXT NOT NULL
 );
 CREATE INDEX entries_story ON entries (story);
 CREATE INDEX entries_withheld ON entries (state) WHERE state != 0;

@@ -112,14 +112,16 @@ def _item(row: tuple[Any, ...]) -> ItemRow:
 class Items(_Table):
     """The items of every file."""
 
-    def replace(self, path: str, rows: list[ItemRow]) -> list[str]:
-        """Put the file's items in place of its old ones; the canonical URLs
-        of the old ones."""
+    @staticmethod
+    def values(row: ItemRow) -> tuple[Any, ...]:
+        """A row as the table stores it (what `replace_rows` takes)."""
+        return (row.path, row.position, row.canonical, row.published, row.shown_from, int(row.draft), dumps(row.data))
+
+    def replace_rows(self, path: str, rows: list[tuple[Any, ...]]) -> list[str]:
+        """Put the file's items (as `values` gives them) in place of its old
+        ones; the canonical URLs of the old ones."""
         old = self.drop(path)
-        self.db.executemany(
-            f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.path, r.position, r.canonical, r.published, r.shown_from, int(r.draft), dumps(r.data)) for r in rows],
-        )
+        self.db.executemany(f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         return old
 
     def drop(self, path: str) -> list[str]:
@@ -204,21 +206,25 @@ class EntryRow(NamedTuple):
     problems: list[list[Any]] | None = None
 
 
-_JSON_ENTRY_FIELDS = {"occurrences", "spellings", "link", "feeds", "problems"}
+# Four small structured fields travel as one JSON array (one encode, one
+# decode per row instead of four); `problems` is a column of its own, NULL
+# for most rows, so that listing problems needs no decoding at all.
+_META_FIELDS = ("occurrences", "spellings", "link", "feeds")
+_ENTRY_COLUMNS = "canonical, id, state, published, updated, winner, story, own_hash, shown_hash, data, problems, meta"
 
 
 def _entry(row: tuple[Any, ...]) -> EntryRow:
-    values = [json.loads(value) if name in _JSON_ENTRY_FIELDS and value is not None else value
-              for name, value in zip(EntryRow._fields, row, strict=True)]
-    return EntryRow(*values)
+    canonical, id, state, published, updated, winner, story, own_hash, shown_hash, data, problems, meta = row
+    occurrences, spellings, link, feeds = json.loads(meta)
+    return EntryRow(canonical, id, state, published, updated, winner, occurrences, spellings, link, story,
+                    own_hash, shown_hash, feeds, data, json.loads(problems) if problems else None)
 
 
-def _entry_values(row: EntryRow) -> list[Any]:
-    return [dumps(value) if name in _JSON_ENTRY_FIELDS and value is not None else value
-            for name, value in zip(EntryRow._fields, row, strict=True)]
-
-
-_ENTRY_COLUMNS = ", ".join(EntryRow._fields)
+def _entry_values(row: EntryRow) -> tuple[Any, ...]:
+    meta = dumps([row.occurrences, row.spellings, row.link, row.feeds])
+    problems = dumps(row.problems) if row.problems else None
+    return (row.canonical, row.id, row.state, row.published, row.updated, row.winner, row.story, row.own_hash,
+            row.shown_hash, row.data, problems, meta)
 
 
 class Entries(_Table):
@@ -232,8 +238,13 @@ class Entries(_Table):
         return found
 
     def put(self, row: EntryRow) -> None:
-        marks = ", ".join("?" * len(EntryRow._fields))
-        self.db.execute(f"INSERT OR REPLACE INTO entries ({_ENTRY_COLUMNS}) VALUES ({marks})", _entry_values(row))
+        self.put_many([row])
+
+    def put_many(self, rows: list[EntryRow]) -> None:
+        marks = ", ".join("?" * 12)
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO entries ({_ENTRY_COLUMNS}) VALUES ({marks})", [_entry_values(r) for r in rows]
+        )
 
     def drop(self, canonical: str) -> None:
         self.db.execute("DELETE FROM entries WHERE canonical = ?", (canonical,))
@@ -247,9 +258,9 @@ class Entries(_Table):
                 found[entry.id] = entry
         return found
 
-    def set_story(self, canonicals: list[str], story: str) -> None:
-        for batch in _chunks(canonicals):
-            self.db.execute(f"UPDATE entries SET story = ? WHERE canonical IN ({_marks(batch)})", [story, *batch])
+    def set_stories(self, pairs: list[tuple[str, str]]) -> None:
+        """Set (story, canonical) pairs."""
+        self.db.executemany("UPDATE entries SET story = ? WHERE canonical = ?", pairs)
 
     def id_taken(self, id: str) -> bool:
         return self.db.execute("SELECT 1 FROM entries WHERE id = ?", (id,)).fetchone() is not None
@@ -291,10 +302,10 @@ class Stories(_Table):
                 found[row[0]] = StoryRow(*row[:5], json.loads(row[5]), row[6])
         return found
 
-    def put(self, row: StoryRow) -> None:
-        self.db.execute(
+    def put_many(self, rows: list[StoryRow]) -> None:
+        self.db.executemany(
             "INSERT OR REPLACE INTO stories (id, published, updated, hash, shown_hash, feeds, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (*row[:5], dumps(row.feeds), row.data),
+            [(*row[:5], dumps(row.feeds), row.data) for row in rows],
         )
 
     def drop(self, id: str) -> None:
@@ -316,11 +327,12 @@ class Members(_Table):
     """Which entries (or stories) each feed holds, in feed order: newest
     first, ties by id."""
 
-    def add(self, feed: str, published: int, id: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO members VALUES (?, ?, ?)", (feed, published, id))
+    def add_many(self, rows: list[tuple[str, int, str]]) -> None:
+        """Add (feed, published, id) members."""
+        self.db.executemany("INSERT OR IGNORE INTO members VALUES (?, ?, ?)", rows)
 
-    def drop(self, feed: str, published: int, id: str) -> None:
-        self.db.execute("DELETE FROM members WHERE feed = ? AND published = ? AND id = ?", (feed, published, id))
+    def drop_many(self, rows: list[tuple[str, int, str]]) -> None:
+        self.db.executemany("DELETE FROM members WHERE feed = ? AND published = ? AND id = ?", rows)
 
     def newer(self, feed: str, published: int, id: str, limit: int) -> int:
         """How many members are strictly before (published, id) in feed
@@ -401,10 +413,10 @@ class Names(_Table):
     """Topic and provider names: how often each spelling is used, which one
     is shown, and the slug of its feed."""
 
-    def add_uses(self, kind: str, normal: str, spelling: str, delta: int) -> None:
-        self.db.execute(
-            "INSERT INTO spellings VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET uses = uses + excluded.uses",
-            (kind, normal, spelling, delta),
+    def add_uses_many(self, rows: list[tuple[str, str, str, int]]) -> None:
+        """Add (kind, normal, spelling, uses) to the counts of spellings."""
+        self.db.executemany(
+            "INSERT INTO spellings VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET uses = uses + excluded.uses", rows
         )
 
     def spellings(self, kind: str, normal: str) -> list[tuple[str, int]]:
@@ -500,10 +512,10 @@ class Ledger(_Table):
         )
         return [LedgerRow(*row) for row in rows]
 
-    def set_story(self, ids: list[str], story: str) -> None:
-        for batch in _chunks(ids):
-            self.db.execute(f"UPDATE ledger SET story = ? WHERE id IN ({_marks(batch)})", [story, *batch])
-        self.changed.update(ids)
+    def set_stories(self, pairs: list[tuple[str, str]]) -> None:
+        """Set (story, id) pairs."""
+        self.db.executemany("UPDATE ledger SET story = ? WHERE id = ?", pairs)
+        self.changed.update(id for _, id in pairs)
 
     def has_orphans(self) -> bool:
         """Whether any entry's line has a URL no file has any more."""
@@ -517,8 +529,19 @@ class Ledger(_Table):
         return self.db.execute("SELECT 1 FROM ledger WHERE id = ?", (id,)).fetchone() is not None
 
     def put(self, row: LedgerRow) -> None:
-        self.db.execute("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-        self.changed.add(row.id)
+        self.put_many([row])
+
+    def put_many(self, rows: list[LedgerRow]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.changed.update(row.id for row in rows)
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` some line has."""
+        found: set[str] = set()
+        for batch in _chunks(ids):
+            query = f"SELECT id FROM ledger WHERE id IN ({_marks(batch)})"
+            found.update(row[0] for row in self.db.execute(query, batch))
+        return found
 
     def drop_orphans(self) -> int:
         """Forget the lines of entries no file has any more, and of stories
