@@ -94,6 +94,8 @@ class Changes:
     feeds: dict[str, FeedChange] = field(default_factory=dict)
     #: Whether the ledger table changed (the file is then written again).
     ledger: bool = False
+    #: Stories that entries left in this derive: they must be settled again.
+    left_stories: set[str] = field(default_factory=set)
 
     def feed(self, key: str) -> FeedChange:
         return self.feeds.setdefault(key, FeedChange())
@@ -163,7 +165,9 @@ def _origin(path: str, position: int) -> str:
 def derive(store: Store, dirty: set[str], view: View, changes: Changes) -> set[str]:
     """Bring the entries of the `dirty` canonical URLs (and everything that
     shows them) up to date with the items, inside the caller's transaction;
-    the canonical URLs of the entries whose stories may have changed."""
+    the canonical URLs of the entries whose stories may have changed. The
+    stories that entries left (withheld or gone) are added to
+    `changes.left_stories`."""
     touched: set[tuple[str, str]] = set()
     relinked, left = _settle_winners(store, dirty, view, changes, touched)
     renamed = _settle_names(store, touched)
@@ -212,6 +216,8 @@ def _settle_winners(
                     _leave_feeds(store, old, changes)
                     left.add(canonical)
                     relinked.add(canonical)
+                    if old.story:
+                        changes.left_stories.add(old.story)
                 if not found:
                     store.entries.drop(canonical)
                     continue

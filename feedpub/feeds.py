@@ -139,7 +139,8 @@ def _generator(page: Page, format: str, site: Site) -> FeedGenerator:
     # One logical feed, one id: its archive pages carry the subscription
     # document's (RFC 5005 reconstructs the feed from them all).
     generator.id(site.url(feed_path(feed.key, format)))
-    title = feed.title if page.number is None else f"{feed.title} (archive page {page.number} of {page.pages})"
+    # Not "page n of m": a sealed page must not change as pages are added.
+    title = feed.title if page.number is None else f"{feed.title} (archive page {page.number})"
     generator.title(title)
     generator.subtitle(feed.description)  # also the RSS <description>
     generator.link(href=self_url, rel="self", type=MEDIA_TYPES[format])
@@ -320,7 +321,7 @@ def _json(page: Page, site: Site, fragments: Fragments) -> bytes:
     feed = page.feed
     document: dict[str, object] = {
         "version": JSON_FEED_VERSION,
-        "title": feed.title if page.number is None else f"{feed.title} (archive page {page.number} of {page.pages})",
+        "title": feed.title if page.number is None else f"{feed.title} (archive page {page.number})",
         "home_page_url": site.url(feed_path(feed.key, "html", page.number)),
         "feed_url": site.url(feed_path(feed.key, "json", page.number)),
         "description": feed.description,

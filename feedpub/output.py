@@ -86,15 +86,29 @@ def _write_if_changed(target: Path, body: bytes) -> bool:
 
 def remove(out: Path, paths: Iterable[str]) -> int:
     """Remove the files of documents that left the URL space (and their gzip
-    forms); how many there were."""
+    forms), and the folders they leave empty; how many documents there were."""
     removed = 0
+    folders: set[Path] = set()
     for path in paths:
         target = out / file_name(path)
         for candidate in (target, target.with_name(target.name + GZIP_SUFFIX)):
             if candidate.is_file() and not candidate.is_symlink():
                 candidate.unlink()
                 removed += candidate is target
+                folders.add(candidate.parent)
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        _remove_empty(folder, out)
     return removed
+
+
+def _remove_empty(folder: Path, out: Path) -> None:
+    """Remove `folder` and its parents below `out` while they are empty."""
+    while folder != out and folder.is_relative_to(out) and not folder.is_symlink():
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or not ours to remove): stop here
+            return
+        folder = folder.parent
 
 
 def sweep(out: Path, keep: set[str]) -> int:

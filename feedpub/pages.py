@@ -131,7 +131,7 @@ _FEED = _ENV.from_string(
 <h1>{{ page.feed.title }}</h1>
 <p>{{ page.feed.description }}</p>
 {% if page.is_archive %}
-<p class="note">Archive page {{ page.number }} of {{ page.pages }}: older entries, oldest on page 1. <a href="{{ site.url(path(page.feed.key, 'html')) }}">The newest entries</a>.</p>
+<p class="note">Archive page {{ page.number }}: older entries, the oldest on page 1. <a href="{{ site.url(path(page.feed.key, 'html')) }}">The newest entries</a>.</p>
 {% endif %}
 <p class="subscribe">Subscribe: {% for format in formats %}<a href="{{ site.url(path(page.feed.key, format)) }}">{{ format_names[format] }}</a>{{ ", " if not loop.last }}{% endfor %}.
 Copy one of these links into your feed reader (any reads RSS and Atom; some also JSON Feed).</p>

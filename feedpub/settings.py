@@ -235,7 +235,7 @@ def _base(value: Any, textual: bool) -> str | None:
 def _flag(value: Any, textual: bool) -> bool:
     if isinstance(value, bool):
         return value
-    if textual or isinstance(value, str):
+    if textual:
         text = str(value).strip().lower()
         if text in {"1", "true", "yes", "on"}:
             return True
@@ -383,7 +383,10 @@ def load(options: Mapping[str, Any] | None = None, environ: Mapping[str, str] | 
         raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
     chosen: dict[str, Any] = {}
     for name, value in options.items():
-        chosen[name] = _checked(name, _SETTINGS[name].check, value, textual=False, source=f"--{name}")
+        # A mapping (create_app's) may give text, as the environment does;
+        # only feedpub.toml is held to its values' own types.
+        chosen[name] = _checked(name, _SETTINGS[name].check, value, textual=isinstance(value, str),
+                                source=f"--{name.replace('_', '-')}")
     for name, setting in _SETTINGS.items():
         variable = f"FEEDPUB_{name.upper()}"
         if name not in chosen and variable in environ:

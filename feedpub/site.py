@@ -370,7 +370,10 @@ class Pipeline:
             older = self._older(key, published, entry_id, total)
             lowest = older if lowest is None else min(lowest, older)
         if old_total != total:
-            boundary = max(0, min(old_total, total) - size)
+            # The archive grew by the entries that left the subscription
+            # document, from the first of them on; or it shrank, and its
+            # newest page lost entries at its end.
+            boundary = max(0, min(old_total, total) - size - (1 if total < old_total else 0))
             lowest = boundary if lowest is None else min(lowest, boundary)
         if lowest is not None:
             first = paging.page_of(lowest, total, size)

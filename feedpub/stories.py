@@ -49,7 +49,7 @@ def derive(store: Store, affected: set[str], view: View, changes: Changes) -> No
     """Settle the stories of the `affected` entries (canonical URLs): whole
     stories, as an edit can join two or split one."""
     rows = store.entries.get(affected)
-    old_ids = {row.story for row in rows.values() if row.story}
+    old_ids = {row.story for row in rows.values() if row.story} | changes.left_stories
     involved = set(affected) | store.entries.of_stories(old_ids)
     components, rows = _components(store, involved, view)
     old_stories = store.stories.get(old_ids)
