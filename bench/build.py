@@ -1,35 +1,37 @@
-"""Build benchmark: feedpub's cold build and one-file rebuild against Pelican.
+"""Build benchmark: feedpub's cold build, rebuilds and memory, against Pelican.
 
-    .venv/bin/python bench/build.py [--articles 10000] [--runs 5] [--seed 0]
-    .venv/bin/python bench/build.py --smoke
+    .venv/bin/python bench/build.py [--sizes 1000,10000] [--runs 5]
+    .venv/bin/python bench/build.py --sizes 1000,10000,100000
+    .venv/bin/python bench/build.py --smoke [--no-pelican]
 
-On a synthetic corpus of N articles (bench/corpus.py; 4 × N feed entries),
-each run measures, in this order and as a new process each time:
+For each size (articles of the synthetic corpus of bench/corpus.py, 4 entries
+each), on a copy of the cached corpus, each run measures, every command a new
+process:
 
-(a) feedpub cold build: ``feedpub build CONTENT --out EMPTY_DIR --base-url …
---cache-dir EMPTY_DIR``;
-(b) Pelican writing the equivalent feeds (all, per category, per author;
-    Atom and RSS; feeds only) from the converted corpus into an empty
-    folder (bench/pelican_corpus.py, bench/pelicanconf.py);
-(c) feedpub rebuild: the title of the newest article is edited, then
-    ``feedpub build`` runs again into the folder (a) built.
+(a) feedpub cold build: ``feedpub build CONTENT --out EMPTY --base-url …
+    --store FRESH`` (a new store path in a temporary folder; the id ledger
+    the previous run wrote into the content folder is removed first, so that
+    every cold build is a first build);
+(b) Pelican 4.12 (the ``bench`` extra) writing the equivalent feeds from the
+    converted corpus into an empty folder (bench/pelican_corpus.py,
+    bench/pelicanconf.py): the baseline of the cold-build ratio, measured in
+    the same run, before (a) in odd runs and after it in even ones;
+(c) rebuild after one edit: the title of the newest article (so that its
+    feeds change) gets a new prefix, then the same ``feedpub build`` again,
+    with the store and output folder (a) left;
+(d) rebuild with nothing changed: the same command once more.
 
-It prints the wall time of each (median, min and max over the runs), the
-ratios feedpub/Pelican of each run (so both sides of a ratio ran back to
-back), and the peak RSS of each process (``ru_maxrss`` of that one child,
-from ``os.wait4``), beside the targets of issue 5. ``os.sync()`` runs before
-every timed command so that one run's pending disk writes do not land in the
-next one's time.
-
-The feedpub measured is the console script beside the running interpreter
-(run this with the project's ``.venv/bin/python``), or ``--feedpub PATH``.
-Pelican is the one the ``bench`` extra installs beside the running
-interpreter (``pip install -e '.[bench]'``), or ``--pelican PATH``. The
-corpora are cached in ``bench/.cache`` (``--cache DIR``); the runs work on a
-copy in a temporary folder, removed afterwards.
-
-``--smoke`` checks that the script works on 50 articles in one run, with
-Pelican only if its environment exists already: for CI, never for figures.
+Figures: wall time of each (medians, min, max over the runs), CPU time (user
++ system of the process and its workers), cold/Pelican per run, and peak RSS
+two ways: **largest process**, the ``ru_maxrss`` that ``os.wait4`` returns
+for the command (the maximum over it and the workers it forked and waited
+for), and **process tree**, the sum over the command and each of its
+workers of that process's own peak (VmHWM of /proc/PID/status, sampled
+every --sample-ms; pages a forked worker shares with its parent count in
+both, as summing ``ru_maxrss`` would count them); the peak of the tree's
+summed VmRSS at one instant is printed too. Then the growth ratio of every
+figure between consecutive sizes, a table in the layout of issue 8, and each
+target of issue 8 with a verdict (none in --smoke).
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -45,81 +46,94 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import corpus  # noqa: E402 - bench/ is not a package
+import common  # noqa: E402 - bench/ is not a package
+import corpus  # noqa: E402
+from common import BASE_URL  # noqa: E402
+from common import BENCH  # noqa: E402
+from common import MB  # noqa: E402
+from common import Target  # noqa: E402
+from common import plural  # noqa: E402
+from common import summary  # noqa: E402
 
-BASE_URL = "https://feeds.example.org"
 PELICAN_SETTINGS = BENCH / "pelicanconf.py"
-
-#: Targets of issue 5.
-COLD_RATIO_TARGET = 0.25
-REBUILD_SECONDS_TARGET = 1.0
-REBUILD_RATIO_TARGET = 0.08
-RSS_MB_TARGET = 300
-#: The corpus size the targets are set for.
-TARGET_ARTICLES = 10_000
+SMOKE_SIZE = 40
 
 
 @dataclass
 class Measurement:
-    """One timed child process."""
+    """One timed command."""
 
     seconds: float
-    #: User plus system CPU time of the process.
+    #: User + system CPU time of the process and the children it waited for.
     cpu_seconds: float
-    #: Peak resident set size of the process, in bytes.
-    peak_rss: int
+    #: ru_maxrss from os.wait4: the largest of the process and its waited-for children.
+    largest: int
+    #: Sum over the process and each descendant of its own peak RSS (sampled VmHWM).
+    tree: int
+    #: Peak of the tree's summed VmRSS at one instant (sampled).
+    tree_at_once: int
+    #: Peak of the tree's summed Pss at one instant (sampled, with --pss; else 0).
+    tree_pss: int
+    #: Processes seen in the tree.
+    processes: int
     returncode: int
     stdout: str
     stderr: str
 
+    def record(self) -> dict[str, object]:
+        return asdict(self) | {"stdout": self.stdout[-500:], "stderr": self.stderr[-2000:]}
 
-def measure(argv: list[str], cwd: Path) -> Measurement:
-    """Run `argv` as a new process; its wall time and its own peak RSS."""
-    os.sync()
+
+def measure(argv: list[str], cwd: Path, sample: float, pss: bool = False) -> Measurement:
+    """Run `argv` as a new process: wall time, CPU time, peak RSS."""
+    os.sync()  # earlier writes are not flushed during the timed command
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        # wait4 gives the resource usage of this child alone, unlike
-        # getrusage(RUSAGE_CHILDREN), whose ru_maxrss is the max over all.
+        sampler = common.TreeSampler(process.pid, sample, pss)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime
-        return Measurement(seconds, cpu, usage.ru_maxrss * 1024, process.returncode, out.read(), err.read())
+        largest = usage.ru_maxrss * 1024
+        return Measurement(
+            seconds=seconds,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            largest=largest,
+            tree=max(sampler.sum_of_peaks, largest),
+            tree_at_once=sampler.peak_sum,
+            tree_pss=sampler.peak_pss,
+            processes=len(sampler.peaks),
+            returncode=process.returncode,
+            stdout=out.read(),
+            stderr=err.read(),
+        )
 
 
-def check(what: str, result: Measurement) -> Measurement:
+def checked(what: str, result: Measurement) -> Measurement:
     if result.returncode != 0:
-        sys.exit(f"{what} failed with exit status {result.returncode}:\n{result.stdout}{result.stderr}")
+        sys.exit(
+            f"{what} failed with exit status {result.returncode}:\n{result.stdout}{result.stderr[-3000:]}"
+        )
     return result
 
 
-def cached(folder: Path, make: Callable[[Path], object]) -> Path:
-    """`folder`, made by `make(folder)` unless a complete copy is there."""
-    marker = folder / ".complete"
-    if not marker.exists():
-        if folder.exists():
-            shutil.rmtree(folder)
-        start = time.perf_counter()
-        make(folder)
-        marker.write_text("complete\n")
-        print(f"  made {folder} in {time.perf_counter() - start:.1f} s", flush=True)
-    return folder
+def version(executable: Path) -> str:
+    found = subprocess.run([str(executable), "--version"], capture_output=True, text=True)
+    return " ".join((found.stdout or found.stderr).strip().splitlines()[-1:])
 
 
 def pelican_executable(args: argparse.Namespace) -> Path | None:
     """Pelican's command (the ``bench`` extra installs it beside this
-    interpreter); None to skip it."""
+    interpreter); None to measure feedpub alone."""
     if args.no_pelican:
         return None
     if args.pelican:
@@ -130,290 +144,392 @@ def pelican_executable(args: argparse.Namespace) -> Path | None:
     if args.smoke:
         print(f"  Pelican skipped: {executable} does not exist (pip install -e '.[bench]')")
         return None
-    raise SystemExit(f"Pelican is not installed beside {sys.executable}: pip install -e '.[bench]'")
+    sys.exit(f"Pelican is not installed beside {sys.executable}: pip install -e '.[bench]' (or --no-pelican)")
 
 
-def version(executable: Path) -> str:
-    result = subprocess.run([str(executable), "--version"], capture_output=True, text=True)
-    return (result.stdout or result.stderr).strip().splitlines()[-1]
+_WRITTEN = re.compile(r"(\d+) files? written, (\d+) unchanged")
+_ENTRIES = re.compile(r"([\d,]+) entr(?:y|ies)")
 
 
-def problem_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
+def written(result: Measurement) -> tuple[int, int] | None:
+    found = _WRITTEN.search(result.stdout)
+    return (int(found[1]), int(found[2])) if found else None
 
 
-def _cpu() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or "unknown CPU"
+@dataclass
+class SizeResult:
+    articles: int
+    cold: list[Measurement]
+    edit: list[Measurement]
+    nothing: list[Measurement]
+    pelican: list[Measurement]
+    problems: list[str]
+
+    def ratios(self) -> list[float]:
+        return (
+            [c.seconds / p.seconds for c, p in zip(self.cold, self.pelican, strict=True)]
+            if self.pelican
+            else []
+        )
+
+    def cpu_ratios(self) -> list[float]:
+        if not self.pelican:
+            return []
+        return [c.cpu_seconds / p.cpu_seconds for c, p in zip(self.cold, self.pelican, strict=True)]
+
+    def builds(self) -> list[Measurement]:
+        return self.cold + self.edit + self.nothing
 
 
-def _source(feedpub: Path, work: Path) -> str:
-    """Where the measured feedpub's code is, and its git commit if in a
-    checkout (``-dirty`` when the checkout has changes)."""
-    python = feedpub.parent / "python"
-    if not python.exists():
-        return "an unknown place"
-    found = subprocess.run(
-        [str(python), "-c", "import feedpub, os; print(os.path.dirname(feedpub.__file__))"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-    )
-    folder = found.stdout.strip()
-    if not folder:
-        return "an unknown place"
-    described = subprocess.run(
-        ["git", "-C", folder, "describe", "--always", "--dirty"], capture_output=True, text=True
-    )
-    return folder + (f" (git {described.stdout.strip()})" if described.returncode == 0 else "")
-
-
-def _load() -> str:
-    return " ".join(f"{load:.1f}" for load in os.getloadavg())
-
-
-def _plural(number: int, word: str) -> str:
-    return f"{number} {word}{'' if number == 1 else 's'}"
-
-
-def _record(measurement: Measurement) -> dict[str, object]:
-    return asdict(measurement) | {"stdout": measurement.stdout[-500:], "stderr": measurement.stderr[-2000:]}
-
-
-def stats(values: list[float]) -> tuple[float, float, float]:
-    return statistics.median(values), min(values), max(values)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=10_000, help="corpus size (default 10000)")
-    parser.add_argument("--runs", type=int, default=5, help="alternating runs (default 5)")
-    parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
-    parser.add_argument("--smoke", action="store_true", help="50 articles, 1 run: checks the script works")
-    parser.add_argument("--feedpub", help="feedpub command (default: beside this interpreter)")
-    parser.add_argument("--pelican", help="pelican command (default: the one beside this Python)")
-    parser.add_argument("--no-pelican", action="store_true", help="measure feedpub only")
-    parser.add_argument(
-        "--pelican-articles-only",
-        action="store_true",
-        help="Pelican gets one article per file, not one per entry (a lighter baseline, for comparison)",
-    )
-    parser.add_argument("--cache", type=Path, help=f"folder for the corpora (default: {BENCH}/.cache)")
-    parser.add_argument("--json", type=Path, help="also write every measurement to this file")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.articles, args.runs = 50, 1
-    if args.articles < 1 or args.runs < 1:
-        parser.error("--articles and --runs must be at least 1")
-
-    feedpub = Path(args.feedpub) if args.feedpub else Path(sys.executable).parent / "feedpub"
-    if not feedpub.exists():
-        parser.error(f"{feedpub} does not exist: run with the project's .venv/bin/python or give --feedpub")
-
-    work = Path(tempfile.mkdtemp(prefix="feedpub-bench-"))
-    try:
-        return _bench(args, feedpub, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _bench(args: argparse.Namespace, feedpub: Path, work: Path) -> int:
+def bench_size(
+    articles: int, args: argparse.Namespace, feedpub: Path, pelican: Path | None, cache: Path
+) -> SizeResult:
     print(
-        f"feedpub build benchmark: {args.articles:,} articles (seed {args.seed}), {_plural(args.runs, 'run')}"
+        f"\n== {articles:,} articles ({articles * (corpus.RELATED + 1):,} entries), "
+        f"{plural(args.runs, 'run')}",
+        flush=True,
     )
-    print(
-        f"  machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({_cpu()}), "
-        f"Python {platform.python_version()}"
-    )
-    print(f"  {version(feedpub)} ({feedpub}), code in {_source(feedpub, work)}")
-
-    pelican = pelican_executable(args)
-    if pelican is not None:
-        print(f"  Pelican {version(pelican)} ({pelican})")
-
-    cache = args.cache or (work / "cache" if args.smoke else BENCH / ".cache")
-    pristine = cached(
-        cache / f"corpus-v{corpus.VERSION}-n{args.articles}-s{args.seed}",
-        lambda folder: corpus.generate(folder, args.articles, args.seed),
-    )
+    pristine = common.corpus_folder(articles, args.seed, cache)
     pelican_content = None
+    if pelican is not None and articles > args.pelican_max:
+        print(f"  Pelican skipped at this size (--pelican-max {args.pelican_max}; its target is at 10,000)")
+        pelican = None
     if pelican is not None:
         import pelican_corpus  # needs PyYAML, as feedpub does
 
         kind = "articles" if args.pelican_articles_only else "entries"
-        pelican_content = cached(
-            cache / f"pelican-{kind}-v{corpus.VERSION}-n{args.articles}-s{args.seed}",
+        pelican_content = common.cached_folder(
+            cache / f"pelican-{kind}-v{corpus.VERSION}-n{articles}-s{args.seed}",
             lambda folder: pelican_corpus.convert(pristine, folder, related=kind == "entries"),
         )
-        print(f"  Pelican gets one article per {'file' if args.pelican_articles_only else 'feed entry'}")
-    content = work / "content"
-    shutil.copytree(pristine, content)
-    edited = corpus.newest_article(content)
-    print(f"  corpus: {pristine} (copied to {content}); rebuilds edit {edited.relative_to(content)}")
-
-    # Compile and cache both programs' bytecode before anything is timed.
-    version(feedpub)
-    if pelican is not None:
-        version(pelican)
-
-    build = [str(feedpub), "build", str(content), "--base-url", BASE_URL, "--out"]
-    cold: list[Measurement] = []
-    rebuild: list[Measurement] = []
-    baseline: list[Measurement] = []
-    print(f"\nalternating runs: feedpub cold, {'Pelican, ' if pelican else ''}feedpub rebuild")
-    busy = os.getloadavg()[0]
-    print(f"  load average before: {_load()}")
-    if busy > (os.cpu_count() or 1) / 2:
         print(
-            f"  WARNING: the machine is busy (load {busy:.1f} on {os.cpu_count()} CPUs): "
-            "wall times will be noisy; the CPU times below are less affected"
+            f"  Pelican gets one article per {'file' if args.pelican_articles_only else 'feed entry'}: "
+            f"{pelican_content}"
         )
-    for run in range(args.runs):
-        out = work / f"feedpub-{run}"
-        out.mkdir()
-        # A cold build starts with an empty build cache too; its rebuild
-        # then has the cache that build left, as on a real site.
-        command = [*build, str(out), "--cache-dir", str(work / f"feedpub-cache-{run}")]
-        cold.append(check("feedpub build", measure(command, work)))
-        line = f"  run {run + 1}: cold {cold[-1].seconds:6.2f} s"
-        if pelican is not None:
-            pelican_out = work / f"pelican-{run}"
-            pelican_out.mkdir()
-            pelican_command = [
-                str(pelican),
-                str(pelican_content),
-                "-o",
-                str(pelican_out),
-                "-s",
-                str(PELICAN_SETTINGS),
+    work = Path(tempfile.mkdtemp(prefix="feedpub-bench-build-"))
+    try:
+        content = common.copy_content(pristine, work / "content")
+        edited = corpus.newest_article(content)
+        print(f"  corpus {pristine}, copied to {content}; the edit is to {edited.relative_to(content)}")
+        result = SizeResult(articles, [], [], [], [], [])
+        ledger = content / ".feedpub-ids"
+        common.warn_if_busy()
+        for run in range(args.runs):
+            out = work / f"out-{run}"
+            out.mkdir()
+            store_folder = work / f"store-{run}"
+            store_folder.mkdir()
+            command = [
+                str(feedpub),
+                "build",
+                str(content),
+                "--base-url",
+                BASE_URL,
+                "--out",
+                str(out),
+                "--store",
+                str(store_folder / "site.sqlite3"),
+                *args.feedpub_arg,
             ]
-            baseline.append(check("pelican", measure(pelican_command, work)))
-            line += f", Pelican {baseline[-1].seconds:6.2f} s"
-            if run == 0:
-                pelican_files = sorted(
-                    p.relative_to(pelican_out) for p in pelican_out.rglob("*") if p.is_file()
+            if not args.keep_ledger:
+                ledger.unlink(missing_ok=True)
+
+            def run_pelican(run: int = run) -> None:
+                target = work / f"pelican-{run}"
+                target.mkdir()
+                argv = [str(pelican), str(pelican_content), "-o", str(target), "-s", str(PELICAN_SETTINGS)]
+                result.pelican.append(checked("pelican", measure(argv, work, args.sample, args.pss)))
+                if run == 0:
+                    files = [p.relative_to(target) for p in target.rglob("*") if p.is_file()]
+                    others = [p for p in files if p.suffix not in (".atom", ".rss")]
+                    print(
+                        f"  Pelican wrote {len(files) - len(others)} feed files"
+                        + (f" and {len(others)} other files, e.g. {others[:3]}" if others else "")
+                    )
+                    if others:
+                        result.problems.append(f"{articles:,}: Pelican wrote files other than feeds")
+                shutil.rmtree(target)
+
+            if pelican is not None and run % 2 == 1:
+                run_pelican()
+            result.cold.append(checked("feedpub cold build", measure(command, work, args.sample, args.pss)))
+            if pelican is not None and run % 2 == 0:
+                run_pelican()
+            corpus.edit_title(edited, f"(edit {run + 1})")
+            result.edit.append(
+                checked("feedpub rebuild after one edit", measure(command, work, args.sample, args.pss))
+            )
+            result.nothing.append(
+                checked("feedpub rebuild, nothing changed", measure(command, work, args.sample, args.pss))
+            )
+            cold, edit, nothing = result.cold[-1], result.edit[-1], result.nothing[-1]
+            line = f"  run {run + 1}: cold {cold.seconds:.2f} s"
+            if result.pelican:
+                line += f", Pelican {result.pelican[-1].seconds:.2f} s ({result.ratios()[-1]:.2f}×)"
+            line += (
+                f", one edit {edit.seconds:.3f} s, nothing changed {nothing.seconds:.3f} s; "
+                f"cold RSS {cold.largest / MB:.0f} MB largest, {cold.tree / MB:.0f} MB tree "
+                f"({cold.processes} processes); load {common.loadavg()}"
+            )
+            print(line, flush=True)
+            shutil.rmtree(out)
+            shutil.rmtree(store_folder)
+        print(f"  feedpub said (run 1): cold: {result.cold[0].stdout.strip()}")
+        print(f"                        one edit: {result.edit[0].stdout.strip()}")
+        print(f"                        nothing changed: {result.nothing[0].stdout.strip()}")
+        stderr = [line for line in result.cold[0].stderr.splitlines() if line.strip()]
+        if stderr:
+            print(f"  the cold build printed {len(stderr)} lines on stderr, e.g. {stderr[:3]}")
+        found = _ENTRIES.search(result.cold[0].stdout)
+        expected = articles * (corpus.RELATED + 1)
+        if not found or int(found[1].replace(",", "")) != expected:
+            result.problems.append(f"{articles:,}: feedpub did not report {expected:,} entries")
+        for run, (edit, nothing) in enumerate(zip(result.edit, result.nothing, strict=True)):
+            if (written(edit) or (0, 0))[0] == 0:
+                result.problems.append(
+                    f"{articles:,} run {run + 1}: the rebuild after one edit wrote no file"
                 )
-            shutil.rmtree(pelican_out)
-        corpus.edit_title(edited, f"(edit {run + 1})")
-        rebuild.append(check("feedpub rebuild", measure(command, work)))
-        line += f", rebuild {rebuild[-1].seconds:6.2f} s (load {_load()})"
-        print(line, flush=True)
-        shutil.rmtree(out)
+            if (written(nothing) or (1, 0))[0] != 0:
+                result.problems.append(
+                    f"{articles:,} run {run + 1}: the rebuild with nothing changed wrote files"
+                )
+        for problem in result.problems:
+            print(f"  PROBLEM: {problem}")
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
-    print("\nfeedpub says (first run):")
-    print(f"  cold:    {cold[0].stdout.strip()}")
-    print(f"  rebuild: {rebuild[0].stdout.strip()}")
-    for name, results in (("cold", cold), ("rebuild", rebuild)):
-        lines = problem_lines(results[0].stderr)
-        if lines:
-            print(f"  {name} build printed {len(lines)} lines on stderr, e.g.:")
-            for text in lines[:5]:
-                print(f"    {text}")
-    problems = 0
-    match = re.search(r"(\d+) entr(?:y|ies)", cold[0].stdout)
-    expected = args.articles * (corpus.RELATED + 1)
-    if not match or int(match.group(1)) != expected:
-        print(f"  WARNING: expected {expected:,} entries")
-        problems += 1
-    if pelican is not None:
-        feeds = [p for p in pelican_files if p.suffix in (".atom", ".rss")]
-        others = [p for p in pelican_files if p.suffix not in (".atom", ".rss")]
-        print(
-            f"Pelican wrote {len(feeds)} feed files"
-            + (f" and {len(others)} other files, e.g. {others[:3]}" if others else " and nothing else")
-        )
-        lines = problem_lines(baseline[0].stderr)
-        if lines:
-            print(f"  and printed {len(lines)} lines on stderr, e.g. {lines[:3]}")
-        problems += bool(others)
 
-    judged = args.articles == TARGET_ARTICLES
-
-    def row(label: str, values: list[float], unit: str, target: str = "", ok: bool | None = None) -> None:
-        median, low, high = stats(values)
-        verdict = "" if ok is None or not judged else ("met" if ok else "MISSED")
-        print(f"  {label:<34}{median:>9.2f}{low:>9.2f}{high:>9.2f}  {unit:<3} {target:<12}{verdict}")
-
-    mb = 1e6
-    print(f"\nresults over {_plural(args.runs, 'run')} ({args.articles:,} articles):")
-    print(f"  {'':<34}{'median':>9}{'min':>9}{'max':>9}       target")
-    cold_s = [m.seconds for m in cold]
-    rebuild_s = [m.seconds for m in rebuild]
-    row("feedpub cold build", cold_s, "s")
-    if baseline:
-        row("Pelican feeds-only build", [m.seconds for m in baseline], "s")
-    row(
-        "feedpub rebuild, 1 file changed",
-        rebuild_s,
-        "s",
-        f"<= {REBUILD_SECONDS_TARGET} s",
-        statistics.median(rebuild_s) <= REBUILD_SECONDS_TARGET,
-    )
-    cold_ratios = rebuild_ratios = None
-    if baseline:
-        cold_ratios = [c.seconds / b.seconds for c, b in zip(cold, baseline, strict=True)]
-        rebuild_ratios = [r.seconds / b.seconds for r, b in zip(rebuild, baseline, strict=True)]
-        row(
-            "cold / Pelican (same run)",
-            cold_ratios,
-            "x",
-            f"<= {COLD_RATIO_TARGET}x",
-            statistics.median(cold_ratios) <= COLD_RATIO_TARGET,
-        )
-        row(
-            "rebuild / Pelican (same run)",
-            rebuild_ratios,
-            "x",
-            f"<= {REBUILD_RATIO_TARGET}x",
-            statistics.median(rebuild_ratios) <= REBUILD_RATIO_TARGET,
-        )
-    row("CPU time, feedpub cold build", [m.cpu_seconds for m in cold], "s")
-    if baseline:
-        row("CPU time, Pelican", [m.cpu_seconds for m in baseline], "s")
-    row("CPU time, feedpub rebuild", [m.cpu_seconds for m in rebuild], "s")
-    if baseline:
-        row(
-            "CPU cold / Pelican (same run)",
-            [c.cpu_seconds / b.cpu_seconds for c, b in zip(cold, baseline, strict=True)],
-            "x",
-        )
-        row(
-            "CPU rebuild / Pelican (same run)",
-            [r.cpu_seconds / b.cpu_seconds for r, b in zip(rebuild, baseline, strict=True)],
-            "x",
-        )
-    cold_rss = [m.peak_rss / mb for m in cold]
-    row(
-        "peak RSS, feedpub cold build",
-        cold_rss,
-        "MB",
-        f"<= {RSS_MB_TARGET} MB",
-        max(cold_rss) <= RSS_MB_TARGET,
-    )
-    row("peak RSS, feedpub rebuild", [m.peak_rss / mb for m in rebuild], "MB")
-    if baseline:
-        row("peak RSS, Pelican", [m.peak_rss / mb for m in baseline], "MB")
+def print_size(result: SizeResult, sample_ms: float) -> None:
+    print(f"\n{result.articles:,} articles, {plural(len(result.cold), 'run')}: median (min–max)")
+    rows = [
+        ("feedpub cold build", [m.seconds for m in result.cold], " s", 2),
+        ("Pelican cold build (baseline)", [m.seconds for m in result.pelican], " s", 2),
+        ("cold / Pelican, same run", result.ratios(), "×", 3),
+        ("rebuild after one edit", [m.seconds for m in result.edit], " s", 3),
+        ("rebuild, nothing changed", [m.seconds for m in result.nothing], " s", 3),
+        ("CPU time: cold build", [m.cpu_seconds for m in result.cold], " s", 2),
+        ("CPU time: Pelican", [m.cpu_seconds for m in result.pelican], " s", 2),
+        ("CPU time: cold / Pelican", result.cpu_ratios(), "×", 3),
+        ("CPU time: one edit", [m.cpu_seconds for m in result.edit], " s", 3),
+        ("CPU time: nothing changed", [m.cpu_seconds for m in result.nothing], " s", 3),
+        ("peak RSS, largest process: cold", [m.largest / MB for m in result.cold], " MB", 0),
+        ("peak RSS, largest process: one edit", [m.largest / MB for m in result.edit], " MB", 0),
+        ("peak RSS, largest process: nothing", [m.largest / MB for m in result.nothing], " MB", 0),
+        ("peak RSS, largest process: Pelican", [m.largest / MB for m in result.pelican], " MB", 0),
+        ("peak RSS, process tree: cold", [m.tree / MB for m in result.cold], " MB", 0),
+        ("peak RSS, process tree: one edit", [m.tree / MB for m in result.edit], " MB", 0),
+        ("peak RSS, process tree: nothing", [m.tree / MB for m in result.nothing], " MB", 0),
+        ("tree RSS at one instant: cold", [m.tree_at_once / MB for m in result.cold], " MB", 0),
+        ("tree Pss at one instant: cold", [m.tree_pss / MB for m in result.cold if m.tree_pss], " MB", 0),
+        ("tree Pss at one instant: one edit", [m.tree_pss / MB for m in result.edit if m.tree_pss], " MB", 0),
+        ("processes in the tree: cold", [m.processes for m in result.cold], "", 0),
+    ]
+    for label, values, unit, digits in rows:
+        if values:
+            print(f"  {label:<38} {summary(values, unit, digits)}")
     print(
-        "  (MB = 10^6 bytes; verdicts on the median, RSS on the max"
-        + (")" if judged else f"; targets are for {TARGET_ARTICLES:,} articles, so no verdicts)")
+        f"  (MB = 10^6 bytes; largest process: ru_maxrss from os.wait4; process tree: the sum of each "
+        f"process's own peak, VmHWM sampled every {sample_ms:g} ms)"
     )
 
+
+def figures(result: SizeResult) -> dict[str, float]:
+    """The medians compared between sizes (RSS: the maximum over the runs)."""
+    found = {
+        "cold build": statistics.median(m.seconds for m in result.cold),
+        "rebuild after one edit": statistics.median(m.seconds for m in result.edit),
+        "rebuild, nothing changed": statistics.median(m.seconds for m in result.nothing),
+        "peak RSS, largest process": max(m.largest for m in result.builds()) / MB,
+        "peak RSS, process tree": max(m.tree for m in result.builds()) / MB,
+    }
+    if result.pelican:
+        found["Pelican cold build"] = statistics.median(m.seconds for m in result.pelican)
+        found["cold / Pelican"] = statistics.median(result.ratios())
+    return found
+
+
+def print_overview(results: list[SizeResult]) -> None:
+    print("\nthe table of issue 8 (medians; RSS: the maximum over every build of the runs):\n")
+    print(
+        "| articles | cold build | rebuild after one edit | rebuild, nothing changed "
+        "| peak RSS of a build, largest process (process tree) | Pelican cold build | cold / Pelican |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for result in results:
+        f = figures(result)
+        pelican = f"{f['Pelican cold build']:.2f} s" if "Pelican cold build" in f else "–"
+        ratio = f"{f['cold / Pelican']:.3f}×" if "cold / Pelican" in f else "–"
+        print(
+            f"| {result.articles:,} | {f['cold build']:.2f} s | {f['rebuild after one edit']:.3f} s "
+            f"| {f['rebuild, nothing changed']:.3f} s | {f['peak RSS, largest process']:.0f} MB "
+            f"({f['peak RSS, process tree']:.0f} MB) | {pelican} | {ratio} |"
+        )
+    if len(results) > 1:
+        print("\ngrowth between sizes (ratio of the figures above; linear growth = the size ratio):")
+        by_size = {result.articles: figures(result) for result in results}
+        names = list(dict.fromkeys(name for f in by_size.values() for name in f))
+        for name in names:
+            ratios = common.growth({size: f[name] for size, f in by_size.items() if name in f})
+            if not ratios:
+                continue
+            text = ", ".join(
+                f"{a:,} → {b:,} ({b / a:g}× the articles): {ratio:.2f}×" for a, b, ratio in ratios
+            )
+            print(f"  {name:<27} {text}")
+
+
+def print_targets(results: list[SizeResult], smoke: bool, no_pelican: bool) -> None:
+    by_size = {result.articles: result for result in results}
+
+    def median_of(attribute: str) -> dict[int, float | None]:
+        return {
+            size: statistics.median(m.seconds for m in getattr(r, attribute)) for size, r in by_size.items()
+        }
+
+    ratio = {size: (statistics.median(r.ratios()) if r.pelican else None) for size, r in by_size.items()}
+    tree = {size: max(m.tree for m in r.builds()) / MB for size, r in by_size.items()}
+    targets = [
+        Target("rebuild after one edit", 10_000, 0.3, " s", values=median_of("edit")),
+        Target("rebuild after one edit", 100_000, 0.5, " s", values=median_of("edit")),
+        Target("rebuild, nothing changed", 100_000, 0.5, " s", values=median_of("nothing")),
+        Target("peak RSS of a build, process tree", 100_000, 250, " MB", values=tree),
+        Target("cold build / Pelican 4.12, same run", 10_000, 0.2, "×", values=ratio),
+    ]
+    print("\ntargets of issue 8 (verdicts on medians; RSS on the maximum):")
+    for target in targets:
+        for line in target.lines(smoke):
+            if no_pelican and "Pelican" in target.what and "not measured" in line:
+                line += " (--no-pelican)"
+            print(line)
+    cold = {size: statistics.median(m.seconds for m in r.cold) for size, r in by_size.items()}
+    for a, b, ratio_ in common.growth(cold):
+        head = f"  cold build no more than linear, {a:,} → {b:,}: target ≤ {b / a:g}×, measured {ratio_:.2f}×"
+        print(head + (" (smoke run: no verdict)" if smoke else f": {common.verdict(ratio_, b / a)}"))
+    if len(cold) < 2:
+        print("  cold build no more than linear: needs two sizes")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, common.DEFAULT_SIZES)),
+        help="corpus sizes in articles, e.g. 1000,10000,100000 (default 1000,10000)",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs per size (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_SIZE} articles, 1 run, no verdicts: checks that the script works",
+    )
+    parser.add_argument("--feedpub", help="feedpub command (default: the one beside this interpreter)")
+    parser.add_argument(
+        "--feedpub-arg",
+        action="append",
+        default=[],
+        help="one more option for every feedpub build, e.g. --feedpub-arg=--jobs=1",
+    )
+    parser.add_argument("--pelican", help="pelican command (default: the one beside this interpreter)")
+    parser.add_argument("--no-pelican", action="store_true", help="measure feedpub only")
+    parser.add_argument(
+        "--pelican-articles-only",
+        action="store_true",
+        help="Pelican gets one article per file, not one per entry (a lighter baseline)",
+    )
+    parser.add_argument(
+        "--pelican-max",
+        type=int,
+        default=10_000,
+        help="run Pelican only at sizes up to this (default 10000, where its target is; "
+        "a run at 100,000 takes tens of minutes)",
+    )
+    parser.add_argument(
+        "--keep-ledger",
+        action="store_true",
+        help="cold builds keep the id ledger the previous build wrote (a CI build from a checkout)",
+    )
+    parser.add_argument(
+        "--sample-ms", type=float, default=20, help="memory sampling interval (default 20 ms)"
+    )
+    parser.add_argument(
+        "--pss",
+        action="store_true",
+        help="also sample the tree's Pss (shared pages counted once; costs some CPU while sampling)",
+    )
+    parser.add_argument("--cache", type=Path, help=f"folder of the cached corpora (default {common.CACHE})")
+    parser.add_argument("--json", type=Path, help="also write every measurement to this file")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [SMOKE_SIZE] if args.smoke else common.parse_sizes(args.sizes)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.smoke:
+        args.runs = 1
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    args.sample = args.sample_ms / 1000
+    feedpub = Path(args.feedpub) if args.feedpub else Path(sys.executable).with_name("feedpub")
+    if not feedpub.exists():
+        parser.error(f"{feedpub} does not exist: run with the project's .venv/bin/python or give --feedpub")
+
+    print(
+        f"feedpub build benchmark: {', '.join(f'{s:,}' for s in sizes)} articles, "
+        f"{plural(args.runs, 'run')} each{' (smoke run: no verdicts)' if args.smoke else ''}"
+    )
+    print(f"  {common.machine()}")
+    print(f"  {version(feedpub)} ({feedpub}); {common.feedpub_code(feedpub.with_name('python'))}")
+    pelican = pelican_executable(args)
+    if pelican is not None:
+        found = version(pelican)  # also compiles and caches its bytecode before anything is timed
+        print(f"  {'' if found.lower().startswith('pelican') else 'Pelican '}{found} ({pelican})")
+    smoke_cache = None
+    if args.smoke and args.cache is None:
+        smoke_cache = tempfile.mkdtemp(prefix="feedpub-bench-smoke-")
+    cache = args.cache or (Path(smoke_cache) if smoke_cache else common.CACHE)
+    code = common.CodeWatch(feedpub.with_name("python"))
+    results = []
+    try:
+        for size in sizes:
+            results.append(bench_size(size, args, feedpub, pelican, cache))
+            if code.changed():
+                results[-1].problems.append(
+                    f"{size:,}: feedpub's code changed during the runs (a store of other code is set aside, "
+                    "so a rebuild may have been a cold build): these figures are void"
+                )
+                print(f"  PROBLEM: {results[-1].problems[-1]}")
+    finally:
+        if smoke_cache:
+            shutil.rmtree(smoke_cache, ignore_errors=True)
+    for result in results:
+        print_size(result, args.sample_ms)
+    print_overview(results)
+    print_targets(results, args.smoke, args.no_pelican)
+    print(f"\nload average now {common.loadavg()}")
+    problems = [problem for result in results for problem in result.problems]
     if args.json:
         record = {
-            "articles": args.articles,
+            "sizes": sizes,
             "runs": args.runs,
             "seed": args.seed,
-            "feedpub_cold": [_record(m) for m in cold],
-            "pelican": [_record(m) for m in baseline],
-            "feedpub_rebuild": [_record(m) for m in rebuild],
-            "cold_ratios": cold_ratios,
-            "rebuild_ratios": rebuild_ratios,
+            "smoke": args.smoke,
+            "results": [
+                {
+                    "articles": r.articles,
+                    "cold": [m.record() for m in r.cold],
+                    "pelican": [m.record() for m in r.pelican],
+                    "edit": [m.record() for m in r.edit],
+                    "nothing": [m.record() for m in r.nothing],
+                    "cold_ratios": r.ratios(),
+                    "problems": r.problems,
+                }
+                for r in results
+            ],
         }
         args.json.write_text(json.dumps(record, indent=2) + "\n")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
     return 1 if problems else 0
 
 

@@ -1,67 +1,50 @@
-"""Serving benchmark: feedpub under gunicorn against a bare Flask route, with wrk.
+"""Serving benchmark: feedpub under gunicorn, start-up, memory, idle CPU,
+edits, and throughput against a bare Flask route.
 
-    .venv/bin/python bench/serve.py [--articles 10000] [--rounds 5] [--duration 10]
+    .venv/bin/python bench/serve.py [--sizes 1000,10000] [--runs 3] [--idle 60]
+    .venv/bin/python bench/serve.py --sizes 1000,10000,100000
     .venv/bin/python bench/serve.py --smoke
 
-On a synthetic corpus of N articles (bench/corpus.py), two servers run side by
-side in the same configuration, gunicorn gthread with 2 workers × 4 threads
-on 127.0.0.1: ``gunicorn wsgi:app`` (feedpub) and ``gunicorn bare_app:app``
-(bench/bare_app.py, a Flask route returning the bytes feedpub serves for the
-measured feed, with the same content type). Each round runs wrk for a fixed
-time against, back to back and in an order that rotates from round to round:
+For each size (articles of bench/corpus.py's corpus, on a copy), gunicorn
+runs as production does (``--worker-class gthread --workers 2 --threads 4``,
+``FEEDPUB_BASE_URL`` and ``FEEDPUB_STORE`` set), a new gunicorn for every
+start, on 127.0.0.1:
 
-(a) feedpub, the feed (``/all.atom``: 50 entries), answering 200;
-(b) the bare route, the same bytes, 200;
-(c) feedpub with ``If-None-Match`` set to the feed's ETag, answering 304;
-(d) feedpub with ``Accept-Encoding: gzip``, answering 200 gzip.
+1. **start-up on a store left by a build**: ``feedpub build --store S`` once
+   (not timed), then per run a copy of S: the time from starting gunicorn
+   to the first 200 for ``/all.atom`` (polled with new connections);
+2. per run, on a fresh store path: **start-up on an empty store** (the time
+   to the first 200; every worker's memory), stopped, then **start-up on
+   the store that server left** (a restart: a current store) and, on that
+   server: the memory of every worker (VmRSS, VmHWM and Pss from /proc)
+   after start-up and after every subscription document (``/``,
+   ``/feeds.opml`` and each feed of the OPML list in its four formats) was
+   requested from *each* worker (one keep-alive connection per worker);
+   its **idle CPU** (user + system of each worker over --idle seconds with
+   no request, per minute); **edits**: the title of the newest article is
+   edited, and the time from the file write until *every* worker serves
+   the new bytes for ``/all.atom`` (polled with new connections; a
+   ``X-Bench-Worker`` header, added by the gunicorn settings file of
+   bench/common.py for these servers only, says which worker answered);
+3. **throughput**: that store's feedpub and ``bare_app:app``
+   (bench/bare_app.py: Flask returning the same bytes with the same content
+   type) in the same gunicorn configuration, each checked to answer the
+   same bytes, then ``wrk -t2 -c32 -d10s`` against each per round, in an
+   order that alternates between rounds; the ratio feedpub/bare per round
+   (and by CPU per answer, which a busy machine disturbs less).
 
-Before any load, one plain request checks that each configuration answers
-what it should (status, content type, the same bytes, a 304 with an empty
-body, a gzip body that unpacks to the feed), and every wrk run must end with
-no socket error and no response outside 2xx/3xx; the average response size
-of each run is printed as a check that the 304 run got 304s and the gzip
-run gzip. Besides requests/s, each run reads the CPU time of the server's
-processes before and after (``/proc/<pid>/stat``) and prints the CPU time
-per answer: on a machine shared with other work, throughput follows the
-neighbours' load while CPU per answer mostly does not, so the ratios are
-printed both ways. The CPU time of every rescan of the reload watchers is
-logged too, and what they cost during the serving rounds printed.
-
-Then, on the same feedpub server:
-
-- **memory**: VmRSS (and VmHWM, the peak) of each gunicorn worker from
-  ``/proc/<pid>/status``, right after start-up, after the serving rounds,
-  after every document of the URL space was requested (each rendered
-  document is kept in memory, plain and gzip), and after the reloads;
-- **reload**: the title of the newest article is edited; a gunicorn hook
-  (``post_worker_init``, in the config file this script writes) times each
-  worker's ``LiveCatalog.refresh`` that swaps the new version in, so the
-  figure "noticed → swapped" runs from the start of the rescan that found
-  the change to the new snapshot being in place. The script also polls the
-  feed on new connections until the new title is served, and prints change
-  → first served, which includes waiting for the next rescan (up to
-  ``--reload-interval``) and the render of the feed on first request;
-- **start-up**: from starting gunicorn to every worker having loaded the
-  app (the same hook logs when each is ready), i.e. parsing the corpus.
-
-Figures are printed with median, min and max over the rounds, ratios per
-round (both sides measured back to back), the load average before and after
-each round, and the targets of issue 5. Needs wrk (Debian package ``wrk``),
-gunicorn beside the running interpreter (``pip install -e '.[server]'``), and
-the corpus cache of bench/build.py (made here if missing).
+Figures: medians (min–max) over the runs (edits: over every edit of every
+run), growth between sizes, a table in the layout of issue 8, and each
+target of issue 8 with a verdict (none in --smoke). Needs gunicorn and wrk
+(``pip install -e '.[bench]'``; ``apt-get install wrk``).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import http.client
 import json
-import os
-import platform
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -73,623 +56,726 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import corpus  # noqa: E402 - bench/ is not a package
+import common  # noqa: E402 - bench/ is not a package
+import corpus  # noqa: E402
+from common import BASE_URL  # noqa: E402
+from common import BENCH  # noqa: E402
+from common import MB  # noqa: E402
+from common import REPO  # noqa: E402
+from common import Gunicorn  # noqa: E402
+from common import Target  # noqa: E402
+from common import plural  # noqa: E402
+from common import summary  # noqa: E402
 
-#: Targets of issue 5.
-BARE_RATIO_TARGET = 0.9
-NOT_MODIFIED_RATIO_TARGET = 1.0
-GZIP_RATIO_TARGET = 0.85
-RSS_MB_TARGET = 300
-RELOAD_SECONDS_TARGET = 0.5
-TARGET_ARTICLES = 10_000
-
-#: gunicorn settings file for both servers: no control socket (several
-#: gunicorns on one machine would fight over the default one), feedpub's
-#: INFO log on stderr with epoch times, and timing hooks. Keys gunicorn does
-#: not know (older versions) are ignored.
-GUNICORN_CONF = '''\
-import logging
-import os
-import sys
-import time
-
-control_socket_disable = True
+FORMATS = ("rss", "atom", "json", "html")
+#: feedpub's reload interval when FEEDPUB_RELOAD_INTERVAL is not set.
+DEFAULT_RELOAD_INTERVAL = 2.0
+SMOKE_SIZE = 40
 
 
-def _say(message):
-    sys.stderr.write(f"bench {time.time():.6f} {os.getpid()} {message}\\n")
-    sys.stderr.flush()
+# -- one server ------------------------------------------------------------------------
 
 
-def post_worker_init(worker):
-    """Log that the app is loaded; time every content reload that swaps."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("bench %(created).6f %(process)d %(name)s %(message)s"))
-    logger = logging.getLogger("feedpub")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    live = getattr(worker.wsgi, "extensions", {}).get("feedpub")
-    if live is not None:
-        refresh = live.refresh
-
-        def timed_refresh():
-            began, cpu = time.time(), time.thread_time()
-            swapped = refresh()
-            cpu = time.thread_time() - cpu
-            _say(f"{'swapped' if swapped else 'rescanned'} cpu={cpu:.6f} began={began:.6f}")
-            return swapped
-
-        # The watcher thread calls self.refresh(): the instance attribute wins.
-        live.refresh = timed_refresh
-    _say("ready")
-'''
-
-_BENCH_LINE = re.compile(r"^bench (\d+\.\d+) (\d+) (.*)$")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def request(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
-    """(status, headers, body) of one request on a new connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
-
-
-@dataclass
-class Server:
-    """A gunicorn started by this script, and its log."""
-
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-    #: Wall clock when the process was started.
-    started: float
-    #: Worker pid → wall clock when it had loaded the app.
-    ready: dict[int, float] = field(default_factory=dict)
-
-    def events(self, since: int = 0) -> list[tuple[float, int, str]]:
-        """(time, pid, message) of the ``bench`` log lines from byte `since` on."""
-        with open(self.log, "rb") as stream:
-            stream.seek(since)
-            text = stream.read().decode("utf-8", "replace")
-        found = []
-        for line in text.splitlines():
-            match = _BENCH_LINE.match(line)
-            if match:
-                found.append((float(match[1]), int(match[2]), match[3]))
-        return found
-
-    def log_size(self) -> int:
-        return self.log.stat().st_size
-
-    def cpu_seconds(self) -> float:
-        """User and system CPU time used so far by the master and its workers."""
-        ticks = 0
-        for pid in (self.process.pid, *self.ready):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def wait_ready(self, workers: int, timeout: float) -> None:
-        """Wait until every worker has loaded the app and the server answers."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                sys.exit(f"{self.name}: gunicorn exited:\n{self.log.read_text()[-3000:]}")
-            self.ready = {pid: at for at, pid, message in self.events() if message == "ready"}
-            if len(self.ready) >= workers:
-                try:
-                    request(self.port, "/healthz")
-                    return
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        stop(self)
-        sys.exit(f"{self.name}: not ready within {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
-
-
-def start(
-    name: str,
-    app: str,
-    cwd: Path,
-    env: dict[str, str],
-    args: argparse.Namespace,
-    work: Path,
-    options: tuple[str, ...] = (),
-) -> Server:
-    """``gunicorn APP`` in the measured configuration, on a free port."""
-    conf = work / "gunicorn_bench.conf.py"
-    conf.write_text(GUNICORN_CONF)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    port = free_port()
-    log = work / f"{name}.log"
-    argv = [
-        str(gunicorn), "--config", str(conf), "--bind", f"127.0.0.1:{port}",
-        "--worker-class", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
-        "--log-level", "info", *options, app,
-    ]  # fmt: skip
-    with open(log, "wb") as stream:
-        started = time.time()
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=stream,
-            stderr=stream,
-        )
-    return Server(name, port, process, log, started)
-
-
-def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-
-
-# -- wrk ---------------------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    """One wrk run."""
-
-    what: str
-    requests_per_second: float
-    requests: int
-    bytes_read: float
-    non_2xx_3xx: int
-    socket_errors: int
-    latency: str
-    #: CPU time the server's processes used during the run.
-    cpu_seconds: float = 0.0
-
-    @property
-    def bytes_per_response(self) -> float:
-        return self.bytes_read / max(self.requests, 1)
-
-    @property
-    def cpu_per_request(self) -> float:
-        """Server CPU time per answer, in microseconds."""
-        return 1e6 * self.cpu_seconds / max(self.requests, 1)
-
-
-_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-
-
-def wrk(
-    what: str,
-    port: int,
-    path: str,
-    headers: dict[str, str],
-    args: argparse.Namespace,
-    seconds: int,
-) -> Load:
-    """Run wrk against 127.0.0.1:`port``path` for `seconds`."""
-    argv = ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{seconds}s"]
-    for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    argv.append(f"http://127.0.0.1:{port}{path}")
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    total = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
-    if rps is None or total is None:
-        sys.exit(f"cannot read wrk's output:\n{out}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    latency = re.search(r"Latency\s+(\S+)", out)
-    return Load(
-        what=what,
-        requests_per_second=float(rps[1]),
-        requests=int(total[1]),
-        bytes_read=float(total[2]) * _UNITS[total[3]],
-        non_2xx_3xx=int(non_2xx[1]) if non_2xx else 0,
-        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
-        latency=latency[1] if latency else "?",
+def start(name: str, env: dict[str, str], args: argparse.Namespace, work: Path, *, tagged: bool) -> Gunicorn:
+    options = [*args.gunicorn_arg, *(["--preload"] if args.preload else [])]
+    extra = {"BENCH_WORKER_HEADER": "1"} if tagged else {}
+    return common.start_gunicorn(
+        name,
+        "wsgi:app",
+        cwd=REPO,
+        env={**env, **extra},
+        work=work,
+        workers=args.workers,
+        threads=args.threads,
+        options=options,
     )
 
 
-# -- corpus ------------------------------------------------------------------------
+def parsed_at_start(server: Gunicorn, ready: dict[int, float]) -> dict[int, int]:
+    """Content files each worker (and a --preload master) parsed, by feedpub's log."""
+    found = server.parsed()
+    return {pid: found.get(pid, 0) for pid in ready} | {
+        pid: n for pid, n in found.items() if pid not in ready
+    }
 
 
-def corpus_folder(args: argparse.Namespace) -> Path:
-    """The cached corpus of bench/build.py, made if missing."""
-    if args.content:
-        return Path(args.content)
-    folder = Path(args.cache) / f"corpus-v{corpus.VERSION}-n{args.articles}-s{args.seed}"
-    if not (folder / ".complete").exists():
-        print(f"  making {folder} ...", flush=True)
-        partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        corpus.generate(partial, args.articles, seed=args.seed)
-        (partial / ".complete").write_text("complete\n")
-        shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
-    return folder
+def worker_memory(server: Gunicorn) -> dict[int, dict[str, int]]:
+    return {pid: common.memory(pid) for pid in server.workers()}
 
 
-# -- figures -----------------------------------------------------------------------
-
-
-def summary(values: list[float], unit: str = "", digits: int = 1) -> str:
-    if not values:
-        return "n/a"
-    return (
-        f"median {statistics.median(values):.{digits}f}{unit}  "
-        f"(min {min(values):.{digits}f}, max {max(values):.{digits}f}, n={len(values)})"
+def memory_line(found: dict[int, dict[str, int]]) -> str:
+    return ", ".join(
+        f"{m['VmRSS'] / MB:.0f} MB (Pss {m.get('Pss', 0) / MB:.0f}, peak {m['VmHWM'] / MB:.0f})"
+        for m in found.values()
     )
 
 
-def verdict(value: float, target: float, *, at_least: bool, enabled: bool) -> str:
-    if not enabled:
-        return ""
-    ok = value >= target if at_least else value <= target
-    return "  meets the target" if ok else "  MISSES the target"
-
-
-def loadavg() -> str:
-    return "/".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def memory(pids: list[int]) -> dict[int, dict[str, int]]:
-    """VmRSS, VmHWM and Pss (kB) of each process; Pss counts a page shared
-    by n processes as 1/n (workers forked after ``--preload`` share pages)."""
-    found = {}
-    for pid in pids:
-        values = {}
-        for file in ("status", "smaps_rollup"):
-            for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
-                name, _, rest = line.partition(":")
-                if name in ("VmRSS", "VmHWM", "Pss"):
-                    values[name] = int(rest.split()[0])
-        found[pid] = values
-    return found
-
-
-def print_memory(when: str, usage: dict[int, dict[str, int]]) -> None:
-    parts = [
-        f"pid {pid}: RSS {v['VmRSS'] / 1024:.0f} MB (peak {v['VmHWM'] / 1024:.0f} MB, "
-        f"PSS {v['Pss'] / 1024:.0f} MB)"
-        for pid, v in usage.items()
-    ]
-    print(f"  {when}: " + "; ".join(parts), flush=True)
-
-
-def url_space(port: int) -> list[str]:
-    """Every path of the URL space, from the OPML list (RSS) and their Atom twins."""
-    status, _, body = request(port, "/feeds.opml")
+def subscription_documents(port: int) -> list[str]:
+    """``/``, ``/feeds.opml`` and every feed of the OPML list in every format."""
+    status, _, body = common.request(port, "/feeds.opml")
     if status != 200:
         sys.exit(f"/feeds.opml answered {status}")
     paths = ["/", "/feeds.opml"]
     for outline in ET.fromstring(body).iter("outline"):
         url = outline.get("xmlUrl")
         if url:
-            path = "/" + url.split("/", 3)[3]
-            paths += [path, path.rsplit(".", 1)[0] + ".atom"]
+            stem = "/" + url.split("/", 3)[3].rpartition(".")[0]
+            paths += [f"{stem}.{fmt}" for fmt in FORMATS]
     return paths
 
 
-# -- the benchmark -----------------------------------------------------------------
+class WorkerConnections:
+    """One keep-alive connection to each worker of a tagged server."""
+
+    def __init__(self, server: Gunicorn, pids: list[int]) -> None:
+        self.server = server
+        self.connections: dict[int, http.client.HTTPConnection] = {}
+        for pid in pids:
+            self._connect(pid)
+
+    def _connect(self, pid: int) -> None:
+        spare = []
+        try:
+            for _ in range(500):
+                connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+                connection.request("GET", "/feeds.opml")
+                response = connection.getresponse()
+                response.read()
+                worker = int(response.getheader("X-Bench-Worker", "0"))
+                if worker == pid and not response.will_close:
+                    self.connections[pid] = connection
+                    return
+                spare.append(connection)  # held open, so that the next one may land elsewhere
+                if len(spare) > 8:
+                    spare.pop(0).close()
+        finally:
+            for connection in spare:
+                connection.close()
+        sys.exit(f"no connection reached worker {pid} in 500 tries")
+
+    def get(self, pid: int, path: str) -> tuple[int, bytes]:
+        for attempt in range(2):
+            connection = self.connections.get(pid)
+            if connection is None:
+                self._connect(pid)
+                connection = self.connections[pid]
+            try:
+                connection.request("GET", path)
+                response = connection.getresponse()
+                body = response.read()
+                if int(response.getheader("X-Bench-Worker", "0")) != pid:
+                    sys.exit(f"a keep-alive connection moved from worker {pid}")
+                if response.will_close:
+                    connection.close()
+                    del self.connections[pid]
+                return response.status, body
+            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+                connection.close()
+                self.connections.pop(pid, None)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
 
 
-def check_answers(feedpub: Server, bare: Server, path: str) -> tuple[str, bytes]:
-    """One plain request per configuration: each must answer what it is meant to."""
-    status, headers, body = request(feedpub.port, path)
-    if status != 200:
-        sys.exit(f"feedpub answered {status} for {path}")
-    entries = body.count(b"<entry>") + body.count(b"<item>")
-    etag = headers["etag"]
-    print(f"  feedpub {path}: 200, {headers['content-type']}, {len(body):,} bytes", end="")
-    print(f", {entries} entries, ETag {etag}")
-    status, bare_headers, bare_body = request(bare.port, path)
-    if (status, bare_body, bare_headers["content-type"]) != (200, body, headers["content-type"]):
-        sys.exit(f"the bare app answered {status}, {bare_headers.get('content-type')}, other bytes")
-    print(f"  bare    {path}: 200, {bare_headers['content-type']}, the same bytes")
-    status, _, empty = request(feedpub.port, path, {"If-None-Match": etag})
-    if (status, empty) != (304, b""):
-        sys.exit(f"feedpub answered {status} with {len(empty)} bytes to If-None-Match")
-    print(f"  feedpub {path} If-None-Match: 304, empty body")
-    status, gz_headers, packed = request(feedpub.port, path, {"Accept-Encoding": "gzip"})
-    if status != 200 or gz_headers.get("content-encoding") != "gzip" or gzip.decompress(packed) != body:
-        encoding = gz_headers.get("content-encoding")
-        sys.exit(f"feedpub answered {status} {encoding} to Accept-Encoding: gzip")
-    print(f"  feedpub {path} Accept-Encoding gzip: 200, gzip, {len(packed):,} bytes, unpacks")
-    return etag, body
+@dataclass
+class EditResult:
+    #: Seconds from the file write until every worker served the new bytes.
+    every_worker: float
+    #: Seconds until each worker first served them.
+    per_worker: dict[int, float]
+    #: Answers with the old bytes from a worker that had served the new ones.
+    went_back: int
+    requests: int
 
 
-def serving_rounds(
-    feedpub: Server, bare: Server, etag: str, args: argparse.Namespace
-) -> dict[str, list[Load]]:
-    path = args.path
-    configurations = [
-        ("feedpub 200", feedpub, {}),
-        ("bare Flask 200", bare, {}),
-        ("feedpub 304", feedpub, {"If-None-Match": etag}),
-        ("feedpub gzip 200", feedpub, {"Accept-Encoding": "gzip"}),
-    ]
-    print(f"  warm-up: {args.warmup} s of wrk per configuration", flush=True)
-    for what, server, headers in configurations:
-        wrk(what, server.port, path, headers, args, args.warmup)
-    results: dict[str, list[Load]] = {what: [] for what, _, _ in configurations}
-    offset, started = feedpub.log_size(), time.time()
-    for index in range(args.rounds):
-        shift = index % len(configurations)
-        order = configurations[shift:] + configurations[:shift]
-        before = loadavg()
-        for what, server, headers in order:
-            cpu = server.cpu_seconds()
-            load = wrk(what, server.port, path, headers, args, args.duration)
-            load.cpu_seconds = server.cpu_seconds() - cpu
-            if load.non_2xx_3xx or load.socket_errors:
-                sys.exit(
-                    f"{what}: {load.non_2xx_3xx} responses outside 2xx/3xx, "
-                    f"{load.socket_errors} socket errors"
-                )
-            results[what].append(load)
-        line = ", ".join(
-            f"{what} {load.requests_per_second:,.0f}/s "
-            f"({load.bytes_per_response:,.0f} B, {load.cpu_per_request:,.0f} µs CPU)"
-            for what, load in ((what, results[what][-1]) for what, _, _ in order)
-        )
-        print(f"  round {index + 1}: {line}; load average {before} -> {loadavg()}", flush=True)
-    # What the reload watcher cost meanwhile: each rescan stats every file
-    # and holds its worker's GIL while it does.
-    # What the reload watchers cost meanwhile: each rescan stats every file
-    # (CPU time of the watcher thread alone).
-    rescans = [
-        float(message.split()[1].split("=")[1])
-        for _, _, message in feedpub.events(offset)
-        if message.startswith(("rescanned cpu=", "swapped cpu="))
-    ]
-    elapsed = time.time() - started
-    used = sum(load.cpu_seconds for what in results if what != "bare Flask 200" for load in results[what])
-    print(
-        f"  meanwhile the reload watchers rescanned the folder {len(rescans)} times, "
-        f"{summary([1000 * seconds for seconds in rescans], ' ms', 0)} of CPU each, "
-        f"{sum(rescans):.1f} s in all over {elapsed:.0f} s: "
-        f"{sum(rescans) / max(used, 1e-9):.0%} of the CPU time feedpub used under load"
+def edit_once(server: Gunicorn, file: Path, marker: str, pids: list[int], timeout: float) -> EditResult:
+    corpus.edit_title(file, marker)
+    written = time.monotonic()
+    wanted = marker.encode()
+    first: dict[int, float] = {}
+    went_back = requests = 0
+    while len(first) < len(pids):
+        elapsed = time.monotonic() - written
+        if elapsed > timeout:
+            sys.exit(
+                f"edit {marker}: not served by every worker within {timeout:g} s "
+                f"(served by {sorted(first)} of {pids}):\n{server.output()[-3000:]}"
+            )
+        status, headers, body = common.request(server.port, "/all.atom")
+        requests += 1
+        if status != 200:
+            continue
+        pid = int(headers.get("x-bench-worker", "0"))
+        if wanted in body:
+            first.setdefault(pid, time.monotonic() - written)
+        elif pid in first:
+            went_back += 1
+    return EditResult(max(first.values()), first, went_back, requests)
+
+
+# -- one size ----------------------------------------------------------------------------
+
+
+@dataclass
+class SizeResult:
+    articles: int
+    documents: int = 0
+    start_built: list[float] = field(default_factory=list)
+    start_empty: list[float] = field(default_factory=list)
+    start_current: list[float] = field(default_factory=list)
+    #: Per run: every worker ready (seconds after the start), empty and current store.
+    ready_empty: list[float] = field(default_factory=list)
+    ready_current: list[float] = field(default_factory=list)
+    #: Per run, per worker: memory (bytes) at each moment.
+    memory: dict[str, list[dict[int, dict[str, int]]]] = field(default_factory=dict)
+    #: Per run, per worker: CPU seconds per minute when idle; the master's.
+    idle: list[dict[int, float]] = field(default_factory=list)
+    idle_master: list[float] = field(default_factory=list)
+    #: Per run, per worker: (name, CPU seconds per minute) of each of its threads, busiest first.
+    idle_threads: list[dict[int, list[tuple[str, float]]]] = field(default_factory=list)
+    edits: list[EditResult] = field(default_factory=list)
+    loads: dict[str, list[common.Load]] = field(default_factory=dict)
+    bare_memory: dict[int, dict[str, int]] = field(default_factory=dict)
+    #: Per start kind, per run: process → content files parsed (feedpub's log), at start-up.
+    parsed: dict[str, list[dict[int, int]]] = field(
+        default_factory=lambda: {"store of a build": [], "empty store": [], "current store": []}
     )
-    return results
+    problems: list[str] = field(default_factory=list)
+
+    def ratios(self) -> list[float]:
+        pairs = zip(self.loads.get("feedpub", []), self.loads.get("bare", []), strict=True)
+        return [a.requests_per_second / b.requests_per_second for a, b in pairs]
+
+    def cpu_ratios(self) -> list[float]:
+        pairs = zip(self.loads.get("feedpub", []), self.loads.get("bare", []), strict=True)
+        return [b.cpu_per_request / a.cpu_per_request for a, b in pairs if a.cpu_per_request]
+
+    def worst_rss(self, moment: str) -> list[float]:
+        """Per run: the largest VmRSS of a worker at `moment`, in MB."""
+        return [max(m["VmRSS"] for m in run.values()) / MB for run in self.memory.get(moment, [])]
+
+    def worst_idle(self) -> list[float]:
+        return [max(run.values()) for run in self.idle]
 
 
-def reload_rounds(feedpub: Server, content: Path, args: argparse.Namespace) -> list[dict[str, float]]:
-    edited = corpus.newest_article(content)
-    print(f"  editing the title of {edited.relative_to(content)} (the newest article)", flush=True)
-    pids = sorted(feedpub.ready)
-    found = []
-    for index in range(args.reload_rounds):
-        time.sleep(args.reload_interval + 0.5)  # let the previous round settle
-        marker = f"(reload {index + 1}-{os.getpid()})"
-        offset = feedpub.log_size()
-        corpus.edit_title(edited, marker)
-        changed = time.time()
-        first_served = None
-        deadline = time.monotonic() + args.reload_interval + args.reload_timeout
-        swapped: dict[int, tuple[float, float]] = {}
-        while time.monotonic() < deadline:
-            status, _, body = request(feedpub.port, "/all.atom")
-            if status == 200 and marker.encode() in body and first_served is None:
-                first_served = time.time()
-            for at, pid, message in feedpub.events(offset):
-                if message.startswith("swapped cpu="):
-                    swapped[pid] = (float(message.rpartition("began=")[2]), at)
-            if first_served is not None and len(swapped) >= len(pids):
-                break
-            time.sleep(0.01)
-        else:
-            tail = feedpub.log.read_text()[-3000:]
-            sys.exit(f"reload round {index + 1}: not served within the timeout; log:\n{tail}")
-        reparsed = [m for _, _, m in feedpub.events(offset) if "content reloaded" in m]
-        work = [at - began for began, at in swapped.values()]
-        entry = {
-            "change_to_first_served": first_served - changed,
-            "change_to_every_worker_swapped": max(at for _, at in swapped.values()) - changed,
-            "noticed_to_swapped": work,
+def note_problems(server: Gunicorn, result: SizeResult, what: str) -> None:
+    for sign in server.bad_signs():
+        result.problems.append(f"{result.articles:,} articles, {what}: the gunicorn log has {sign!r}")
+
+
+def bench_size(articles: int, args: argparse.Namespace, cache: Path) -> SizeResult:
+    print(f"\n== {articles:,} articles, {plural(args.runs, 'run')}", flush=True)
+    pristine = common.corpus_folder(articles, args.seed, cache)
+    result = SizeResult(articles)
+    work = Path(tempfile.mkdtemp(prefix="feedpub-bench-serve-"))
+    try:
+        content = common.copy_content(pristine, work / "content")
+        edited = corpus.newest_article(content)
+        print(f"  corpus {pristine}, copied to {content}; edits go to {edited.relative_to(content)}")
+        env = {
+            "FEEDPUB_CONTENT_DIR": str(content),
+            "FEEDPUB_BASE_URL": BASE_URL,
+            "XDG_CACHE_HOME": str(work / "xdg-cache"),
         }
-        found.append(entry)
+        if args.reload_interval is not None:
+            env["FEEDPUB_RELOAD_INTERVAL"] = f"{args.reload_interval:g}"
+        common.warn_if_busy()
+
+        # 1. Start-up on the store a build left.
+        built = work / "built" / "site.sqlite3"
+        feedpub = Path(sys.executable).with_name("feedpub")
+        began = time.perf_counter()
+        subprocess.run(
+            [
+                str(feedpub),
+                "build",
+                str(content),
+                "--out",
+                str(work / "built-out"),
+                "--base-url",
+                BASE_URL,
+                "--store",
+                str(built),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"  feedpub build made the store {built} in {time.perf_counter() - began:.1f} s (not timed)")
+        for run in range(args.runs):
+            copy = work / f"built-{run}" / "site.sqlite3"
+            copy.parent.mkdir()
+            for suffix in ("", "-wal"):  # no process has it open: the pair is consistent
+                if Path(f"{built}{suffix}").exists():
+                    shutil.copy2(f"{built}{suffix}", f"{copy}{suffix}")
+            server = start(f"built-{run}", {**env, "FEEDPUB_STORE": str(copy)}, args, work, tagged=True)
+            try:
+                result.start_built.append(server.first_answer("/all.atom", args.startup_timeout))
+                ready = server.wait_workers(args.workers, args.startup_timeout)
+            finally:
+                common.stop(server)
+            note_problems(server, result, "start on a built store")
+            result.parsed["store of a build"].append(parsed_at_start(server, ready))
+            print(
+                f"  run {run + 1}: store left by a build: first 200 after {result.start_built[-1]:.2f} s",
+                flush=True,
+            )
+
+        # 2. Empty store, then a restart on the store that left.
+        for key in (
+            "start, empty store",
+            "start, current store",
+            "every subscription document",
+            "after the edits",
+        ):
+            result.memory[key] = []
+        store = work / "store-0" / "site.sqlite3"
+        for run in range(args.runs):
+            store = work / f"store-{run}" / "site.sqlite3"
+            server = start(f"empty-{run}", {**env, "FEEDPUB_STORE": str(store)}, args, work, tagged=True)
+            try:
+                result.start_empty.append(server.first_answer("/all.atom", args.startup_timeout))
+                ready = server.wait_workers(args.workers, args.startup_timeout)
+                result.ready_empty.append(max(ready.values()) - server.started)
+                result.memory["start, empty store"].append(worker_memory(server))
+            finally:
+                common.stop(server)
+            note_problems(server, result, "start on an empty store")
+            result.parsed["empty store"].append(parsed_at_start(server, ready))
+
+            server = start(f"current-{run}", {**env, "FEEDPUB_STORE": str(store)}, args, work, tagged=True)
+            try:
+                result.start_current.append(server.first_answer("/all.atom", args.startup_timeout))
+                ready = server.wait_workers(args.workers, args.startup_timeout)
+                result.parsed["current store"].append(parsed_at_start(server, ready))
+                result.ready_current.append(max(ready.values()) - server.started)
+                pids = sorted(ready)
+                result.memory["start, current store"].append(worker_memory(server))
+
+                paths = subscription_documents(server.port)
+                result.documents = len(paths)
+                connections = WorkerConnections(server, pids)
+                try:
+                    for pid in pids:
+                        for path in paths:
+                            status, _ = connections.get(pid, path)
+                            if status != 200:
+                                sys.exit(f"worker {pid} answered {status} for {path}")
+                finally:
+                    connections.close()
+                result.memory["every subscription document"].append(worker_memory(server))
+
+                time.sleep(1.0)  # let the last answers settle
+                master = server.process.pid
+                window = common.CpuWindow([master, *pids])
+                time.sleep(args.idle)
+                elapsed, used = window.stop()
+                result.idle.append({pid: used[pid] * 60 / elapsed for pid in pids})
+                result.idle_master.append(used[master] * 60 / elapsed)
+                result.idle_threads.append(
+                    {
+                        pid: sorted(
+                            (
+                                (window.names[pid][tid], v * 60 / elapsed)
+                                for tid, v in window.by_thread[pid].items()
+                            ),
+                            key=lambda pair: -pair[1],
+                        )
+                        for pid in pids
+                    }
+                )
+
+                for index in range(args.edits):
+                    time.sleep(args.edit_pause)
+                    marker = f"(bench edit {run + 1}.{index + 1})"
+                    result.edits.append(edit_once(server, edited, marker, pids, args.edit_timeout))
+                result.memory["after the edits"].append(worker_memory(server))
+            finally:
+                common.stop(server)
+            note_problems(server, result, "start on a current store")
+            edits = result.edits[-args.edits :] if args.edits else []
+            parsed = "; ".join(
+                f"{kind}: {' + '.join(str(n) for n in runs[-1].values()) or 0}"
+                for kind, runs in result.parsed.items()
+                if runs
+            )
+            print(
+                f"  run {run + 1}: first 200 after {result.start_empty[-1]:.2f} s on an empty store, "
+                f"{result.start_current[-1]:.2f} s on the store it left; worker RSS "
+                f"{memory_line(result.memory['every subscription document'][-1])} after "
+                f"{plural(result.documents, 'document')} from each; idle CPU "
+                + ", ".join(f"{v:.3f}" for v in result.idle[-1].values())
+                + " s/min per worker; edit served by every worker after "
+                + ", ".join(f"{e.every_worker:.3f}" for e in edits)
+                + f" s; files parsed at start-up ({parsed}); load {common.loadavg()}",
+                flush=True,
+            )
+
+        # 3. Throughput: a cached feed against the bare route.
+        if args.rounds:
+            throughput(result, {**env, "FEEDPUB_STORE": str(store)}, args, work)
+        for problem in result.problems:
+            print(f"  PROBLEM: {problem}")
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def throughput(result: SizeResult, env: dict[str, str], args: argparse.Namespace, work: Path) -> None:
+    path = args.path
+    feedpub = start("feedpub", env, args, work, tagged=False)
+    bare = None
+    try:
+        feedpub.first_answer(path, args.startup_timeout)
+        feedpub.wait_workers(args.workers, args.startup_timeout)
+        status, headers, body = common.request(feedpub.port, path)
+        if status != 200:
+            sys.exit(f"feedpub answered {status} for {path}")
+        body_file = work / "bare-body"
+        body_file.write_bytes(body)
+        bare_env = {"BENCH_BODY_FILE": str(body_file), "BENCH_CONTENT_TYPE": headers["content-type"]}
+        bare = common.start_gunicorn(
+            "bare",
+            "bare_app:app",
+            cwd=BENCH,
+            env=bare_env,
+            work=work,
+            workers=args.workers,
+            threads=args.threads,
+            options=args.gunicorn_arg,
+        )
+        bare.first_answer(path, 60)
+        bare.wait_workers(args.workers, 60)
+        status, bare_headers, bare_body = common.request(bare.port, path)
+        if (status, bare_body, bare_headers["content-type"]) != (200, body, headers["content-type"]):
+            sys.exit(f"the bare route answered {status}, {bare_headers.get('content-type')}, other bytes")
+        entries = body.count(b"<entry>") + body.count(b"<item>")
         print(
-            f"  round {index + 1}: noticed -> swapped "
-            + ", ".join(f"{seconds:.3f} s" for seconds in work)
-            + f" (per worker); change -> first served {entry['change_to_first_served']:.3f} s, "
-            f"-> every worker swapped {entry['change_to_every_worker_swapped']:.3f} s; "
-            f"{'; '.join(m.split(' ', 1)[1] for m in reparsed[:1])}; load average {loadavg()}",
+            f"  throughput of {path} ({len(body):,} bytes, {entries} entries, {headers['content-type']}); "
+            f"the bare route answers the same bytes; wrk -t{args.wrk_threads} -c{args.connections} "
+            f"-d{args.duration:g}s, {args.warmup:g} s warm-up each",
             flush=True,
         )
+        servers = [("feedpub", feedpub), ("bare", bare)]
+        for what, server in servers:
+            common.wrk(
+                what,
+                server.port,
+                path,
+                threads=args.wrk_threads,
+                connections=args.connections,
+                seconds=args.warmup,
+            )
+        result.loads = {"feedpub": [], "bare": []}
+        for index in range(args.rounds):
+            order = servers if index % 2 == 0 else servers[::-1]
+            for what, server in order:
+                pids = [server.process.pid, *server.workers()]
+                cpu = sum(map(common.cpu_seconds, pids))
+                load = common.wrk(
+                    what,
+                    server.port,
+                    path,
+                    threads=args.wrk_threads,
+                    connections=args.connections,
+                    seconds=args.duration,
+                )
+                load.cpu_seconds = sum(map(common.cpu_seconds, pids)) - cpu
+                if load.non_2xx_3xx or load.socket_errors:
+                    sys.exit(
+                        f"{what}: {load.non_2xx_3xx} answers outside 2xx/3xx, "
+                        f"{load.socket_errors} socket errors"
+                    )
+                result.loads[what].append(load)
+            print(
+                f"  round {index + 1} ({' then '.join(w for w, _ in order)}): "
+                f"feedpub {result.loads['feedpub'][-1].requests_per_second:,.0f}/s "
+                f"({result.loads['feedpub'][-1].cpu_per_request:,.0f} µs CPU each), "
+                f"bare {result.loads['bare'][-1].requests_per_second:,.0f}/s "
+                f"({result.loads['bare'][-1].cpu_per_request:,.0f} µs); "
+                f"ratio {result.ratios()[-1]:.3f}; load {common.loadavg()}",
+                flush=True,
+            )
+        result.bare_memory = {pid: common.memory(pid) for pid in bare.workers()}
+    finally:
+        if bare is not None:
+            common.stop(bare)
+        common.stop(feedpub)
+    note_problems(feedpub, result, "throughput")
+
+
+# -- printing ----------------------------------------------------------------------------
+
+
+def print_size(result: SizeResult, args: argparse.Namespace) -> None:
+    print(f"\n{result.articles:,} articles, {plural(args.runs, 'run')}: median (min–max)")
+    rows = [
+        ("first 200, store left by a build", result.start_built, " s", 2),
+        ("first 200, empty store", result.start_empty, " s", 2),
+        ("  every worker ready, empty store", result.ready_empty, " s", 2),
+        ("first 200, current store (restart)", result.start_current, " s", 2),
+        ("  every worker ready, current store", result.ready_current, " s", 2),
+    ]
+    for moment in result.memory:
+        rows.append((f"worker RSS, {moment}", result.worst_rss(moment), " MB", 0))
+    for moment in ("start, empty store", "every subscription document"):
+        runs = result.memory.get(moment, [])
+        rows.append(
+            (f"worker Pss, {moment}", [max(m.get("Pss", 0) for m in r.values()) / MB for r in runs], " MB", 0)
+        )
+        rows.append(
+            (f"worker peak RSS, {moment}", [max(m["VmHWM"] for m in r.values()) / MB for r in runs], " MB", 0)
+        )
+    rows += [
+        ("idle CPU, busiest worker", result.worst_idle(), " s/min", 3),
+        ("idle CPU, quietest worker", [min(run.values()) for run in result.idle], " s/min", 3),
+        ("idle CPU, gunicorn master", result.idle_master, " s/min", 3),
+        ("edit → served by every worker", [e.every_worker for e in result.edits], " s", 3),
+        ("edit → served by a first worker", [min(e.per_worker.values()) for e in result.edits], " s", 3),
+        (
+            "feedpub, cached feed",
+            [x.requests_per_second for x in result.loads.get("feedpub", [])],
+            " req/s",
+            0,
+        ),
+        (
+            "bare Flask route, same bytes",
+            [x.requests_per_second for x in result.loads.get("bare", [])],
+            " req/s",
+            0,
+        ),
+        ("feedpub / bare, same round", result.ratios(), "×", 3),
+        ("feedpub CPU per answer", [x.cpu_per_request for x in result.loads.get("feedpub", [])], " µs", 0),
+        ("bare CPU per answer", [x.cpu_per_request for x in result.loads.get("bare", [])], " µs", 0),
+        ("feedpub / bare by CPU per answer", result.cpu_ratios(), "×", 3),
+    ]
+    for label, values, unit, digits in rows:
+        if values:
+            print(f"  {label:<46} {summary(values, unit, digits)}")
+    if result.idle_threads:
+        busiest = max(result.idle[-1], key=result.idle[-1].get)
+        threads = ", ".join(f"{name} {v:.3f}" for name, v in result.idle_threads[-1][busiest] if v >= 0.0005)
+        print(f"  (idle CPU of the busiest worker, last run, by thread: {threads or 'none'} s/min)")
+    went_back = sum(e.went_back for e in result.edits)
+    if result.edits:
+        print(
+            f"  ({plural(len(result.edits), 'edit')}, "
+            f"{sum(e.requests for e in result.edits):,} requests polled; "
+            f"{went_back} answers went back to the old bytes after a worker had served the new ones)"
+        )
+    if result.bare_memory:
+        print(f"  (the bare Flask workers, for scale: {memory_line(result.bare_memory)})")
+    print(
+        f"  (worker memory: the largest worker's; RSS after requesting the {result.documents:,} subscription "
+        f"documents from every worker; MB = 10^6 bytes; idle CPU over {args.idle:g} s windows, per minute)"
+    )
+
+
+def figures(result: SizeResult) -> dict[str, float]:
+    found: dict[str, float] = {}
+
+    def put(name: str, values: list[float]) -> None:
+        if values:
+            found[name] = statistics.median(values)
+
+    put("first 200, current store", result.start_current)
+    put("first 200, built store", result.start_built)
+    put("first 200, empty store", result.start_empty)
+    put("worker RSS", result.worst_rss("every subscription document"))
+    put("idle CPU per worker", result.worst_idle())
+    put("edit → every worker", [e.every_worker for e in result.edits])
+    put("feedpub / bare", result.ratios())
     return found
 
 
-def main() -> None:
+def print_overview(results: list[SizeResult], interval: float) -> None:
+    print("\nthe table of issue 8, serving columns (medians; gunicorn gthread 2×4):\n")
+    print(
+        "| articles | first 200: current store / store of a build / empty store | RSS per worker | "
+        "idle CPU per worker | edit → every worker | feedpub / bare |"
+    )
+    print("|---|---|---|---|---|---|")
+
+    def show(f: dict[str, float], name: str, form: str) -> str:
+        return form.format(f[name]) if name in f else "–"
+
+    for result in results:
+        f = figures(result)
+        print(
+            f"| {result.articles:,} | {show(f, 'first 200, current store', '{:.2f} s')} / "
+            f"{show(f, 'first 200, built store', '{:.2f} s')} / "
+            f"{show(f, 'first 200, empty store', '{:.2f} s')} "
+            f"| {show(f, 'worker RSS', '{:.0f} MB')} "
+            f"| {show(f, 'idle CPU per worker', '{:.3f} s per minute')} "
+            f"| {show(f, 'edit → every worker', '{:.2f} s')} | {show(f, 'feedpub / bare', '{:.2f}×')} |"
+        )
+    print(f"  (reload interval {interval:g} s)")
+    if len(results) > 1:
+        print("\ngrowth between sizes (ratio of the medians; linear growth = the size ratio):")
+        by_size = {result.articles: figures(result) for result in results}
+        names = {name for f in by_size.values() for name in f}
+        for name in sorted(names):
+            ratios = common.growth({size: f[name] for size, f in by_size.items() if name in f})
+            if not ratios:
+                continue
+            text = ", ".join(
+                f"{a:,} → {b:,} ({b / a:g}× the articles): {ratio:.2f}×" for a, b, ratio in ratios
+            )
+            print(f"  {name:<26} {text}")
+
+
+def print_targets(results: list[SizeResult], args: argparse.Namespace, interval: float) -> None:
+    by_size = {result.articles: figures(result) for result in results}
+
+    def values(name: str) -> dict[int, float | None]:
+        return {size: f.get(name) for size, f in by_size.items()}
+
+    targets = [
+        Target(
+            "first 200 with a current store (restart)",
+            100_000,
+            3,
+            " s",
+            values=values("first 200, current store"),
+        ),
+        Target(
+            "first 200 with the store of a build", 100_000, 3, " s", values=values("first 200, built store")
+        ),
+        Target("RSS of a serving worker", 100_000, 200, " MB", values=values("worker RSS")),
+        Target("idle CPU per worker", None, 0.1, " s per minute", values=values("idle CPU per worker")),
+        Target(
+            f"one edit served by every worker (reload interval {interval:g} s + 0.5 s)",
+            None,
+            interval + 0.5,
+            " s",
+            values=values("edit → every worker"),
+        ),
+        Target(
+            "cached feed, feedpub / bare Flask",
+            None,
+            1.0,
+            "×",
+            at_most=False,
+            values=values("feedpub / bare"),
+        ),
+    ]
+    print("\ntargets of issue 8 (verdicts on medians):")
+    for target in targets:
+        for line in target.lines(args.smoke):
+            print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=TARGET_ARTICLES)
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, common.DEFAULT_SIZES)),
+        help="corpus sizes in articles, e.g. 1000,10000,100000 (default 1000,10000)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs (gunicorn starts of each kind) per size")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--content", help="serve a copy of this folder instead of the synthetic corpus")
-    parser.add_argument("--cache", default=str(BENCH / ".cache"))
     parser.add_argument(
-        "--rounds", type=int, default=5, help="wrk rounds (each runs all four configurations)"
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_SIZE} articles, 1 run, short windows, no verdicts: checks the script",
     )
-    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per configuration and round")
+    parser.add_argument("--idle", type=float, default=60, help="seconds of the idle-CPU window (default 60)")
+    parser.add_argument("--edits", type=int, default=3, help="edits per run (default 3)")
+    parser.add_argument("--edit-pause", type=float, default=1.0, help="seconds before each edit (default 1)")
+    parser.add_argument("--edit-timeout", type=float, default=60)
     parser.add_argument(
-        "--warmup", type=int, default=2, help="seconds of wrk per configuration before the rounds"
+        "--reload-interval",
+        type=float,
+        help=f"FEEDPUB_RELOAD_INTERVAL (default: not set; feedpub's {DEFAULT_RELOAD_INTERVAL:g} s)",
     )
+    parser.add_argument("--rounds", type=int, default=5, help="wrk rounds, each feedpub and bare (0: none)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per server and round")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk per server before the rounds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--path", default="/all.atom", help="the feed to load (50 entries)")
-    parser.add_argument("--reload-interval", type=float, default=2.0, help="FEEDPUB_RELOAD_INTERVAL")
-    parser.add_argument("--reload-rounds", type=int, default=3, help="0: no reload figures")
-    parser.add_argument("--reload-timeout", type=float, default=120)
-    parser.add_argument("--startup-timeout", type=float, default=600)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
+    parser.add_argument("--path", default="/all.atom", help="the cached feed wrk loads")
+    parser.add_argument("--preload", action="store_true", help="gunicorn --preload for feedpub")
     parser.add_argument(
-        "--preload", action="store_true", help="gunicorn --preload for feedpub: parse once, fork workers"
+        "--gunicorn-arg",
+        action="append",
+        default=[],
+        help="one more gunicorn option for every server, e.g. --gunicorn-arg=--timeout=120",
     )
-    parser.add_argument("--json", help="write every measurement to this file")
-    parser.add_argument(
-        "--smoke", action="store_true", help="200 articles, 1 short round: checks the script only"
-    )
-    args = parser.parse_args()
+    parser.add_argument("--startup-timeout", type=float, default=900)
+    parser.add_argument("--cache", type=Path, help=f"folder of the cached corpora (default {common.CACHE})")
+    parser.add_argument("--json", type=Path, help="also write every measurement to this file")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [SMOKE_SIZE] if args.smoke else common.parse_sizes(args.sizes)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.smoke:
-        args.articles, args.rounds, args.duration, args.warmup, args.reload_rounds = 200, 1, 1, 1, 1
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
-    targets = args.articles == TARGET_ARTICLES and not args.content
-
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[:2]
-    print(
-        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{' '.join(wrk_version)}; load average {loadavg()}"
-    )
-    print(
-        f"gunicorn gthread {args.workers} workers × {args.threads} threads"
-        f"{' --preload (feedpub)' if args.preload else ''}; "
-        f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; {args.rounds} rounds",
-        flush=True,
-    )
-    source = corpus_folder(args)
-    record: dict[str, object] = {"args": vars(args)}
-    with tempfile.TemporaryDirectory(prefix="feedpub-serve-") as temp:
-        work = Path(temp)
-        content = work / "content"
-        shutil.copytree(source, content, ignore=shutil.ignore_patterns(".complete"))
-        print(f"content: a copy of {source}", flush=True)
-
-        env = {
-            "FEEDPUB_CONTENT_DIR": str(content),
-            "FEEDPUB_BASE_URL": "https://feeds.example.org",
-            "FEEDPUB_RELOAD_INTERVAL": f"{args.reload_interval:g}",
-        }
-        options = ("--preload",) if args.preload else ()
-        feedpub = start("feedpub", "wsgi:app", REPO, env, args, work, options)
-        bare = None
-        try:
-            feedpub.wait_ready(args.workers, args.startup_timeout)
-            startup = max(feedpub.ready.values()) - feedpub.started
-            print(
-                f"start-up: every worker loaded the content {startup:.1f} s after gunicorn started "
-                f"({'parsed once, then forked' if args.preload else 'each worker parses the folder'}); "
-                f"load average {loadavg()}",
-                flush=True,
+        args.runs, args.idle, args.edits, args.edit_pause = 1, 2, 1, 0.5
+        args.rounds, args.duration, args.warmup = 2, 1, 1
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if shutil.which("wrk") is None and args.rounds:
+        if not args.smoke:
+            sys.exit(
+                "wrk is not installed (Debian: apt-get install wrk); --rounds 0 skips the throughput runs"
             )
-            record["startup_seconds"] = startup
-            pids = sorted(feedpub.ready)
-            memory_after_start = memory(pids)
+        print("  wrk is not installed: no throughput runs (apt-get install wrk)")
+        args.rounds = 0
+    interval = args.reload_interval if args.reload_interval is not None else DEFAULT_RELOAD_INTERVAL
 
-            body_file = work / "body"
-            status, headers, body = request(feedpub.port, args.path)
-            body_file.write_bytes(body)
-            bare_env = {
-                "BENCH_BODY_FILE": str(body_file),
-                "BENCH_CONTENT_TYPE": headers["content-type"],
-            }
-            bare = start("bare", "bare_app:app", BENCH, bare_env, args, work)
-            bare.wait_ready(args.workers, 60)
-
-            print("\nchecks")
-            etag, _ = check_answers(feedpub, bare, args.path)
-
-            print("\nserving", flush=True)
-            results = serving_rounds(feedpub, bare, etag, args)
-            record["serving"] = {what: [asdict(load) for load in loads] for what, loads in results.items()}
-            stop(bare)
-            bare = None
-
-            print("\nmemory of the feedpub workers")
-            print_memory("after start-up", memory_after_start)
-            memory_after_serving = memory(pids)
-            print_memory("after the serving rounds", memory_after_serving)
-            paths = url_space(feedpub.port)
-            for _ in range(4):  # new connections: each worker gets its share
-                for path in paths:
-                    status = request(feedpub.port, path, {"Accept-Encoding": "gzip"})[0]
-                    if status != 200:
-                        sys.exit(f"{path} answered {status}")
-            memory_all = memory(pids)
-            print_memory(f"after requesting all {len(paths)} documents 4 times", memory_all)
-            record["memory_kb"] = {
-                "start": memory_after_start,
-                "serving": memory_after_serving,
-                "all": memory_all,
-            }
-
-            reloads = []
-            if args.reload_rounds:
-                print(f"\nreload (FEEDPUB_RELOAD_INTERVAL={args.reload_interval:g})", flush=True)
-                reloads = reload_rounds(feedpub, content, args)
-                record["reload"] = reloads
-                memory_reloaded = memory(pids)
-                print_memory("after the reloads", memory_reloaded)
-                record["memory_kb"]["reloaded"] = memory_reloaded
-        finally:
-            if bare is not None:
-                stop(bare)
-            stop(feedpub)
-
-    print("\nfigures")
-    rates = {what: [load.requests_per_second for load in loads] for what, loads in results.items()}
-    for what, values in rates.items():
-        print(f"  {what:<22} {summary(values, ' req/s', 0)}")
-    cpu = {what: [load.cpu_per_request for load in loads] for what, loads in results.items()}
-    for what, values in cpu.items():
-        print(f"  {what + ' CPU':<22} {summary(values, ' µs/answer', 0)} (server processes)")
-    pairs = (
-        ("feedpub/bare", "feedpub 200", "bare Flask 200", BARE_RATIO_TARGET),
-        ("304/200", "feedpub 304", "feedpub 200", NOT_MODIFIED_RATIO_TARGET),
-        ("gzip/200", "feedpub gzip 200", "feedpub 200", GZIP_RATIO_TARGET),
-    )
-    record["ratios"] = {}
-    for name, top, bottom, target in pairs:
-        values = [a / b for a, b in zip(rates[top], rates[bottom], strict=True)]
-        record["ratios"][name] = values
-        mark = verdict(statistics.median(values), target, at_least=True, enabled=targets)
-        print(f"  {name:<22} {summary(values, '×', 2)}  target ≥ {target}{mark}")
-        by_cpu = [b / a for a, b in zip(cpu[top], cpu[bottom], strict=True)]
-        record["ratios"][name + " by CPU"] = by_cpu
-        print(f"  {name + ' by CPU':<22} {summary(by_cpu, '×', 2)}  (CPU per answer, inverted)")
-    worst = max(v["VmRSS"] for v in memory_all.values()) / 1024
-    peak = max(v["VmHWM"] for v in memory_all.values()) / 1024
-    mark = verdict(worst, RSS_MB_TARGET, at_least=False, enabled=targets)
     print(
-        f"  {'worker RSS':<22} {worst:.0f} MB with every document rendered (peak {peak:.0f} MB)"
-        f"  target ≤ {RSS_MB_TARGET} MB{mark}"
+        f"feedpub serving benchmark: {', '.join(f'{s:,}' for s in sizes)} articles, "
+        f"{plural(args.runs, 'run')} each{' (smoke run: no verdicts)' if args.smoke else ''}"
     )
-    if reloads:
-        work_times = [seconds for entry in reloads for seconds in entry["noticed_to_swapped"]]
-        median = statistics.median(work_times)
-        mark = verdict(median, RELOAD_SECONDS_TARGET, at_least=False, enabled=targets)
-        print(
-            f"  {'reload noticed->swap':<22} {summary(work_times, ' s', 3)}"
-            f"  target ≤ {RELOAD_SECONDS_TARGET} s{mark}"
-        )
-        served = [entry["change_to_first_served"] for entry in reloads]
-        print(
-            f"  {'reload change->served':<22} {summary(served, ' s', 3)}"
-            f"  (includes up to {args.reload_interval:g} s waiting for the next rescan)"
-        )
-        peak = max(v["VmHWM"] for v in memory_reloaded.values()) / 1024
-        print(f"  {'worker peak RSS':<22} {peak:.0f} MB, reloads included")
-    print(f"  {'start-up':<22} {startup:.1f} s (one start)")
-    print(f"  {'load average now':<22} {loadavg()}")
+    print(f"  {common.machine()}")
+    print(
+        f"  {common.feedpub_code()}; gunicorn gthread {args.workers} workers × {args.threads} threads"
+        f"{' --preload' if args.preload else ''}; reload interval {interval:g} s"
+        + (f"; {common.wrk_version()}" if args.rounds else "")
+    )
+    smoke_cache = (
+        tempfile.mkdtemp(prefix="feedpub-bench-smoke-") if args.smoke and args.cache is None else None
+    )
+    cache = args.cache or (Path(smoke_cache) if smoke_cache else common.CACHE)
+    code = common.CodeWatch()
+    results = []
+    try:
+        for size in sizes:
+            results.append(bench_size(size, args, cache))
+            if code.changed():
+                results[-1].problems.append(
+                    f"{size:,}: feedpub's code changed during the runs (a store of other code is set aside, "
+                    "so a start on a current store may have been one on an empty store): "
+                    "these figures are void"
+                )
+                print(f"  PROBLEM: {results[-1].problems[-1]}")
+    finally:
+        if smoke_cache:
+            shutil.rmtree(smoke_cache, ignore_errors=True)
+    for result in results:
+        print_size(result, args)
+    print_overview(results, interval)
+    print_targets(results, args, interval)
+    print(f"\nload average now {common.loadavg()}")
+    problems = [problem for result in results for problem in result.problems]
     if args.json:
-        Path(args.json).write_text(json.dumps(record, indent=2, default=str) + "\n")
+        record = {
+            "sizes": sizes,
+            "args": {k: v for k, v in vars(args).items() if k != "cache"},
+            "results": [asdict(r) for r in results],
+        }
+        args.json.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

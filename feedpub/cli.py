@@ -84,10 +84,6 @@ def cli() -> None:
     """Publish RSS, Atom and JSON feeds from a folder of article files."""
 
 
-#: What a build made, kept alive until `main` ends the process.
-_KEPT_TO_EXIT: list[object] = []
-
-
 def main() -> None:
     """The console script: `cli` without the cyclic garbage collector, then
     an immediate exit.
@@ -137,16 +133,22 @@ def build(out: str, strict: bool, gzip_files: bool, ping: bool, **given: Any) ->
         settings = _settings(**given)
         if settings.base_url is None:
             raise ConfigError("a base URL is needed: --base-url, FEEDPUB_BASE_URL or base_url in feedpub.toml")
+        site.refuse_store_inside(settings, Path(out))
         pipeline = site.Pipeline(settings)
-        refresh = pipeline.refresh()
-        problems = pipeline.problems()
-        _report(settings, problems)
-        if strict and problems:
-            raise StrictModeError(f"{len(problems)} problems in the content; nothing was written (--strict)")
-        written = site.publish(pipeline, Path(out), gzipped=gzip_files)
-        overview = pipeline.overview()
-        articles = pipeline.store.items.articles()
-    _KEPT_TO_EXIT.append(pipeline)
+        try:
+            # With --strict, nothing is written (the ledger neither) until
+            # the content is known to have no problem.
+            pipeline.refresh(write_ledger=not strict)
+            problems = pipeline.problems()
+            _report(settings, problems)
+            if strict and problems:
+                raise StrictModeError(f"{_count(len(problems), 'problem')} in the content; nothing was written (--strict)")
+            written = site.publish(pipeline, Path(out), gzipped=gzip_files)
+            pipeline.write_ledger()
+            overview = pipeline.overview()
+            articles = pipeline.store.items.articles()
+        finally:
+            pipeline.close()  # also folds the store's log back in: the store is one file again
     withheld = ""
     if overview.drafts:
         withheld += f", {_count(overview.drafts, 'entry', 'entries')} withheld as drafts (--unpublished includes them)"
@@ -160,7 +162,6 @@ def build(out: str, strict: bool, gzip_files: bool, ping: bool, **given: Any) ->
     )
     if ping:
         _ping(settings, written.changed_feeds)
-    del refresh
 
 
 def _ping(settings: Settings, paths: list[str]) -> None:
@@ -201,9 +202,12 @@ def check(**given: Any) -> None:
         sys.exit(1)
     with _user_errors():
         pipeline = site.Pipeline(settings)
-        pipeline.refresh()
-        problems = pipeline.problems()
-        files = pipeline.files()
+        try:
+            pipeline.refresh()
+            problems = pipeline.problems()
+            files = pipeline.files()
+        finally:
+            pipeline.close()
     _report(settings, problems)
     click.echo(f"{_count(files, 'file')} checked; {_problem_summary(problems)}")
     if any(problem.is_error for problem in problems):

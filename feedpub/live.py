@@ -9,8 +9,9 @@ version, and one of them keeps it current.
   renders the documents readers poll into the store, and pings WebSub hubs
   for the feeds whose bytes changed. Content is parsed once per change,
   whatever the number of workers.
-- Every worker polls the store's version four times a second (a tiny query)
-  and switches to a new one at once, dropping the documents it changed; a
+- Every worker looks at the store's version mark four times a second (a
+  ``stat`` of a file beside the store, replaced at each new version) and
+  switches to a new version at once, dropping the documents it changed; a
   worker starting on a current store serves without parsing anything.
 - Documents come from the worker's memory, else from the store, else are
   rendered from the store (archive pages, and every document when no base
@@ -47,6 +48,8 @@ log = logging.getLogger("feedpub")
 
 #: Seconds between two looks at the store's version.
 VERSION_POLL = 0.25
+#: Without a version mark, the store itself is asked every this many polls.
+MARKLESS_POLLS = 8
 #: Seconds between two tries at taking the watch lock.
 ROLE_RETRY = 1.0
 #: Bytes of documents a worker keeps in memory (plain and gzip forms).
@@ -76,6 +79,14 @@ class Served:
     @property
     def http_date(self) -> str | None:
         return format_datetime(self.last_modified, usegmt=True) if self.last_modified else None
+
+
+def _mark(path: Any) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns)
 
 
 class _Cache:
@@ -209,9 +220,17 @@ class Live:
 
     def _poll(self) -> None:
         last_try = 0.0
+        last_mark: tuple[int, int] | None = None
+        polls = 0
         while not self._stop.wait(VERSION_POLL):
             try:
-                self.catch_up()
+                polls += 1
+                mark = _mark(self.reader.store.mark)
+                # The mark changes with each version; without one (a folder
+                # that cannot be written), ask the store every few seconds.
+                if mark != last_mark or (mark is None and polls % MARKLESS_POLLS == 0):
+                    last_mark = mark
+                    self.catch_up()
                 if not self.role.held and time.monotonic() - last_try >= ROLE_RETRY:
                     last_try = time.monotonic()
                     if self.role.acquire(blocking=False):

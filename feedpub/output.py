@@ -46,7 +46,7 @@ def prepare(out: Path) -> Path:
 def write(out: Path, real_out: Path, path: str, body: bytes, gzipped: bytes | None) -> bool:
     """Write the document at URL `path` below `out` if its bytes changed, and
     its gzip form beside it when given (else remove a stale one); True if
-    the document was written. Raises `OutputError`."""
+    either was written. Raises `OutputError`."""
     target = out / file_name(path)
     try:
         # Slugs cannot contain "/" or "..", but nothing outside `out` must
@@ -57,7 +57,7 @@ def write(out: Path, real_out: Path, path: str, body: bytes, gzipped: bytes | No
         written = _write_if_changed(target, body)
         packed = target.with_name(target.name + GZIP_SUFFIX)
         if gzipped is not None:
-            _write_if_changed(packed, gzipped)
+            written |= _write_if_changed(packed, gzipped)
         elif packed.is_file() and not packed.is_symlink():
             packed.unlink()
         return written
@@ -82,6 +82,65 @@ def _write_if_changed(target: Path, body: bytes) -> bool:
         os.unlink(temp)
         raise
     return True
+
+
+def read_token(marker: Path) -> str | None:
+    """The token in a build's marker file (see `feedpub.site.publish`)."""
+    try:
+        return marker.read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_token(marker: Path, token: str) -> None:
+    if read_token(marker) != token:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(token + "\n", encoding="ascii")
+        except OSError:  # no marker: the next build compares every file, which is slower, not wrong
+            pass
+
+
+def survey(out: Path) -> set[str]:
+    """The URL paths of the files below `out` that feedpub may have written
+    (``/`` for ``index.html``; gzip forms as ``PATH.gz``), by name only (no
+    file is opened), so that a build notices a deleted file cheaply; and the
+    temporary files a killed build left are removed on the way."""
+    found = set()
+    for name in _names(out):
+        if name.startswith(TEMP_PREFIX):
+            _remove_file(out / name)
+        elif name.endswith((*OWNED_SUFFIXES, ".opml", ".opml.gz")):
+            found.add("/" + name)
+    if "/index.html" in found:
+        found.add("/")
+    if "/index.html.gz" in found:
+        found.add("/.gz")
+    for folder in OWNED_FOLDERS:
+        top = out / folder
+        if top.is_symlink() or not top.is_dir():
+            continue
+        for directory, folders, files in os.walk(top):
+            folders[:] = [name for name in folders if not (Path(directory) / name).is_symlink()]
+            prefix = "/" + Path(directory).relative_to(out).as_posix() + "/"
+            for name in files:
+                if name.startswith(TEMP_PREFIX):
+                    _remove_file(Path(directory) / name)
+                else:
+                    found.add(prefix + name)
+    return found
+
+
+def _remove_file(path: Path) -> None:
+    if path.is_file() and not path.is_symlink():
+        path.unlink()
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def remove(out: Path, paths: Iterable[str]) -> int:

@@ -288,7 +288,11 @@ def _host(value: Any, textual: bool) -> str:
 def _path(value: Any, textual: bool) -> Path:
     if isinstance(value, os.PathLike):
         return Path(value)
-    return Path(_text(value, textual))
+    if not isinstance(value, str):
+        raise ValueError(f"must be a path, not {_type_name(value)}")
+    if not value:
+        raise ValueError("must not be empty")
+    return Path(value)  # as given: a folder may be named "my  news"
 
 
 def _optional_path(value: Any, textual: bool) -> Path | None:
@@ -393,7 +397,7 @@ def load(options: Mapping[str, Any] | None = None, environ: Mapping[str, str] | 
             chosen[name] = _checked(name, setting.check, environ[variable], textual=True, source=variable)
     content_dir = chosen.get("content_dir", Settings.content_dir)
     config = chosen.get("config")
-    if config is None and (content_dir / CONFIG_NAME).is_file():
+    if config is None and os.path.isfile(content_dir / CONFIG_NAME):  # False, not an error, if unreadable
         config = content_dir / CONFIG_NAME
     from_file = _read_file(config) if config is not None else {}
     for name, value in from_file.items():

@@ -16,6 +16,8 @@ import gzip
 import hashlib
 import logging
 import os
+import secrets
+import sqlite3
 import tempfile
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -43,6 +45,7 @@ from feedpub.catalog import View
 from feedpub.catalog import normal
 from feedpub.catalog import to_datetime
 from feedpub.catalog import to_micros
+from feedpub.errors import OutputError
 from feedpub.model import Entry
 from feedpub.model import Feed
 from feedpub.model import FeedKind
@@ -57,9 +60,11 @@ from feedpub.model import Site
 from feedpub.settings import Settings
 from feedpub.store import Store
 from feedpub.store import StoreLock
+from feedpub.store import set_aside
 from feedpub.store import loads
 from feedpub.store._tables import FeedRow
 from feedpub.store._tables import Items
+from feedpub.urls import canonical_url
 from feedpub.urlspace import DocumentRef
 
 log = logging.getLogger("feedpub")
@@ -135,6 +140,7 @@ class Pipeline:
         self.lock = StoreLock(path, "refresh")
         self._ledger_warned = False
         self._ledger_signature: list[int] | None = None
+        self._ledger_pending = False
 
     def reopened(self) -> Pipeline:
         """The same pipeline with a store connection of its own: for a forked
@@ -160,16 +166,40 @@ class Pipeline:
         s = self.settings
         return View(s.unpublished, s.future, to_micros(now), s.max_items, s.feeds)
 
-    def refresh(self, now: datetime | None = None) -> Refresh:
+    def refresh(self, now: datetime | None = None, *, write_ledger: bool = True) -> Refresh:
         """Bring the store up to date with the content folder, in one
         transaction; raises `ConfigError` if the folder cannot be read and
         `LedgerError` if the ledger is corrupt (the store keeps its previous
-        version either way)."""
+        version either way). With `write_ledger` false, the ledger's file is
+        left for `write_ledger` to write (``build --strict`` writes nothing
+        when the content has problems). A store found damaged on the way is
+        set aside, and the refresh starts again on a new one."""
+        try:
+            return self._refresh(now, write_ledger)
+        except sqlite3.DatabaseError as exc:
+            self._replace_store(exc)
+            return self._refresh(now, write_ledger)
+
+    def _replace_store(self, exc: Exception) -> None:
+        log.warning("the site store %s is damaged (%s); set aside and rebuilt", self.store_path, exc)
+        self.store.close()
+        set_aside(self.store_path)
+        self.store = Store.open(self.store_path)
+
+    def start_afresh(self, exc: Exception) -> Refresh:
+        """After `exc` showed the store damaged: set it aside and refresh a
+        new one."""
+        self._replace_store(exc)
+        return self._refresh(None, True)
+
+    def _refresh(self, now: datetime | None, write_ledger: bool) -> Refresh:
         moment = now or self.now()
         with _held(self.lock):
             scan = content.scan(self.root)
             report = Refresh(files=sum(len(found) for found in scan.folders.values()))
-            changed, removed, listings = self._diff(scan)
+            # Another size limit changes what files give: read them all again.
+            limit_changed = self.store.get("max_file_size") != self.settings.max_file_size
+            changed, removed, listings = self._diff(scan, every=limit_changed)
             ledger_rows = self._ledger_if_changed()
             store, view = self.store, self.view(moment)
             keys = (self.settings.derivation_key(), self.settings.rendering_key())
@@ -178,7 +208,7 @@ class Pipeline:
             timed = not view.include_future and previous_now is not None and previous_now != view.now
             shifts = bool(timed and store.items.shown_between(min(previous_now, view.now), max(previous_now, view.now)))
             unreadable = sorted(scan.unreadable.items())
-            if not (changed or removed or ledger_rows is not None or keys != stored_keys or shifts
+            if not (changed or removed or ledger_rows is not None or keys != stored_keys or shifts or limit_changed
                     or unreadable != [tuple(p) for p in store.get("unreadable", [])]):
                 if previous_now != view.now:
                     with store.transaction():
@@ -187,7 +217,7 @@ class Pipeline:
                 return report
             with store.transaction():
                 version = store.version + 1
-                dirty, report.parsed = self._store_files(changed, removed, listings, scan)
+                dirty, report.parsed = self._store_files(changed, removed, listings, reparse=limit_changed)
                 if keys[0] != stored_keys[0]:
                     store.clear_derived()
                     dirty = store.items.canonicals()
@@ -207,19 +237,25 @@ class Pipeline:
                 store.put("rendering", keys[1])
                 store.put("now", view.now)
                 store.put("unreadable", unreadable)
+                store.put("max_file_size", self.settings.max_file_size)
                 store.put("version", version)
                 store.documents.prune(version - _TOMBSTONE_VERSIONS)
-                if changes.ledger or ledger_rows is not None:
-                    self._write_ledger()
+                self._ledger_pending |= changes.ledger or ledger_rows is not None
+                if write_ledger:
+                    self.write_ledger()
+            store.announce(version)
             if len(dirty) > _CHECKPOINT_FROM:
                 store.checkpoint()  # a big refresh leaves a big WAL file behind
             report.changed, report.version = True, version
             return report
 
-    def _diff(self, scan: content.Scan) -> tuple[dict[str, content.FoundFile], set[str], dict[str, bytes | None]]:
-        """Files added or touched, files removed, and the folder listings to
-        record: folders whose listing is unchanged are not looked into."""
-        stored = self.store.files.folders()
+    def _diff(
+        self, scan: content.Scan, every: bool = False
+    ) -> tuple[dict[str, content.FoundFile], set[str], dict[str, bytes | None]]:
+        """Files added or touched (`every` file), files removed, and the
+        folder listings to record: folders whose listing is unchanged are not
+        looked into."""
+        stored = {} if every else self.store.files.folders()
         changed: dict[str, content.FoundFile] = {}
         removed: set[str] = set()
         listings: dict[str, bytes | None] = {}
@@ -229,18 +265,18 @@ class Pipeline:
                 continue
             known = self.store.files.in_folder(folder)
             for file in found:
-                if file.refusal or known.get(file.path, (None,))[0] != file.signature:
+                if every or file.refusal or known.get(file.path, (None,))[0] != file.signature:
                     changed[file.path] = file
             removed |= known.keys() - {file.path for file in found}
             listings[folder] = listing
-        for folder in stored.keys() - scan.folders.keys():
+        for folder in (self.store.files.folders() if every else stored).keys() - scan.folders.keys():
             removed |= self.store.files.in_folder(folder).keys()
             listings[folder] = None
         return changed, removed, listings
 
     def _store_files(
         self, changed: dict[str, content.FoundFile], removed: set[str], listings: dict[str, bytes | None],
-        scan: content.Scan,
+        reparse: bool,
     ) -> tuple[set[str], int]:
         """Parse what changed into the store; the canonical URLs touched and
         how many files were parsed."""
@@ -258,7 +294,8 @@ class Pipeline:
                 dirty.update(store.items.drop(path))
                 store.files.put(path, _folder(path), file.signature, b"", [[None, "error", file.refusal]])
         parsed = 0
-        for path, digest, parsed_file in self._read(to_read, {p: known[p][1] for p in to_read if p in known}):
+        digests = {} if reparse else {p: known[p][1] for p in to_read if p in known}
+        for path, digest, parsed_file in self._read(to_read, digests):
             file = changed[path]
             if parsed_file is None:  # touched, same bytes
                 store.files.sign(path, file.signature)
@@ -290,13 +327,14 @@ class Pipeline:
         self._ledger_signature = signature
         return ledger.read(path)
 
-    def _write_ledger(self) -> None:
+    def write_ledger(self) -> None:
         """Write the ledger's changed lines to its file (all of it when the
-        file is not the one last written)."""
+        file is not the one last written), if a refresh changed any."""
         path = self.settings.ledger_path
         table = self.store.ledger
-        if not self.settings.writes_ledger:
+        if not self.settings.writes_ledger or not self._ledger_pending:
             return
+        self._ledger_pending = False
         try:
             if table.changed and ledger.signature(path) == self.store.get("ledger_signature", "unknown") and path.exists():
                 found = table.by_ids(table.changed)
@@ -499,7 +537,7 @@ class Pipeline:
             # entry's (--future publishes it early).
             updated = max((to_micros(e.updated) for e in page.entries if to_micros(e.published) <= now),
                           default=None)
-            tags = " ".join(["feed:" + key.replace("/", ":")] + ["entry:" + _tag(e.id) for e in page.entries])
+            tags = surrogate_keys(key, page.entries)
             for ref in group:
                 if ref.format == "html":
                     body = pages.feed_html(page, site, fragments)
@@ -627,8 +665,19 @@ def _entry(entry_id: str, published: Any, updated: Any, data: dict[str, Any]) ->
     )
 
 
-def _tag(entry_id: str) -> str:
-    return hashlib.blake2b(entry_id.encode(), digest_size=6).hexdigest()
+def surrogate_keys(feed: str, entries: Iterable[Entry]) -> str:
+    """The ``Surrogate-Key`` of a feed document: ``feed:<key with ':' for
+    '/'>``, and ``entry:<key>`` for every item it shows, its entries' related
+    coverage and a story's items included, so that a purge by one item's key
+    reaches every document showing any part of it."""
+    urls = {link.url for entry in entries for link in (entry, *entry.related, *entry.coverage)}
+    keys = sorted({entry_key(url) for url in urls})
+    return " ".join([f"feed:{feed.replace('/', ':')}", *(f"entry:{k}" for k in keys)])
+
+
+def entry_key(url: str) -> str:
+    """An item's surrogate key: a short digest of its canonical URL."""
+    return hashlib.blake2b(canonical_url(url).encode(), digest_size=6).hexdigest()
 
 
 # -- building into a folder -------------------------------------------------------
@@ -646,29 +695,51 @@ class Publication:
 
 
 def publish(pipeline: Pipeline, out: Path, *, gzipped: bool = False) -> Publication:
+    """Write into `out` every document it does not hold as the store has it
+    (see `_publish`). A store found damaged on the way is set aside, and the
+    refresh and publication start again on a new one."""
+    try:
+        return _publish(pipeline, out, gzipped)
+    except sqlite3.DatabaseError as exc:
+        pipeline.start_afresh(exc)
+        return _publish(pipeline, out, gzipped)
+
+
+def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     """Write into `out` every document it does not hold as the store has it:
     the marked ones, and any the folder lacks (a new folder, a deleted
-    file); remove the files of documents that left the URL space."""
+    file); remove the files of documents that left the URL space.
+
+    The store records what it wrote into `out`, and leaves a token in a
+    marker file of the folder beside the stores (``outputs/`` in the cache
+    folder, one per output folder): when another store wrote the folder since
+    (a preview with ``--unpublished``, other settings), the token differs and
+    every document is compared, every stale file removed. (Not in `out`: a
+    build writes nothing there but the URL space.)"""
     store = pipeline.store
     real_out = output.prepare(out)
     key = str(real_out)
     record = store.documents.outputs(key)
     etags = store.documents.etags()
     mode_key = f"out:{key}"
-    state = store.get(mode_key)  # [gzip, finished] of the last build into `out`
-    # A new folder, or gzip forms wanted or not wanted any more: write all.
-    rewrite = state is None or state[0] != gzipped or not record
-    # A build killed midway may have left temporary files and stale feeds.
+    # [gzip forms?, finished?, token] of the last build into `out` from this store
+    state = store.get(mode_key) or [None, False, None]
+    token = state[2] or secrets.token_hex(8)
+    # A new folder, another writer since, gzip forms (not) wanted any more: write all.
+    marker = _marker(pipeline.settings, real_out)
+    rewrite = not record or state[0] != gzipped or marker is None or output.read_token(marker) != state[2]
+    # ... and a build killed midway may have left temporary files and stale feeds.
     sweep = rewrite or not state[1]
     refs = pipeline.all_documents()
     wanted = {ref.path for ref in refs}
+    present = output.survey(out)
     todo = [
         ref for ref in refs
         if rewrite or etags.get(ref.path) is None or record.get(ref.path) != etags.get(ref.path)
-        or (ref.is_hot and not (out / urlspace.file_name(ref.path)).is_file())
+        or ref.path not in present or (gzipped and ref.path + output.GZIP_SUFFIX not in present)
     ]
     with store.transaction():
-        store.put(mode_key, [gzipped, False])
+        store.put(mode_key, [gzipped, False, token])
     report = Publication()
     written: list[tuple[str, str, int | None, str]] = []
     jobs = pipeline.settings.jobs if len(todo) >= 64 else 1
@@ -693,8 +764,29 @@ def publish(pipeline: Pipeline, out: Path, *, gzipped: bool = False) -> Publicat
                 store.documents.rendered(path, etag, updated, keys, None, None)
         store.documents.put_outputs(key, [(path, etag) for path, etag, _, _ in written])
         store.documents.drop_outputs(key, gone)
-        store.put(mode_key, [gzipped, True])
+        store.put(mode_key, [gzipped, True, token])
+    if marker is not None:
+        output.write_token(marker, token)
     return report
+
+
+def refuse_store_inside(settings: Settings, out: Path) -> None:
+    """Raise `OutputError` if the store would be inside `out`: the output is
+    published, and the store holds drafts."""
+    store = settings.store_path()
+    for place in (store, store and store.parent / "outputs"):
+        if place is not None and place.resolve().is_relative_to(out.resolve()):
+            raise OutputError(f"the site store {store} would be inside --out {out}, which is published, "
+                              "and it holds drafts: choose a --store or --cache-dir outside it")
+
+
+def _marker(settings: Settings, real_out: Path) -> Path | None:
+    """Where the token of the last store to write `real_out` is kept; None
+    with ``--no-cache``, which keeps nothing outside --out."""
+    if settings.no_cache:
+        return None
+    name = hashlib.blake2b(str(real_out).encode(), digest_size=10).hexdigest()
+    return settings.cache_dir / "outputs" / name
 
 
 # The pipeline of a forked worker of `publish`, with a connection of its own.

@@ -19,6 +19,7 @@ made of them.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterable
 from datetime import UTC
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Raises `ConfigError` for a bad setting."""
     options = {key.lower(): value for key, value in (test_config or {}).items()}
     settings = settings_module.load(options)
+    _log_to_stderr()
     app = Flask(__name__)
     if settings.base_url is None:
         app.config["TRUSTED_HOSTS"] = list(settings.trusted_hosts)
@@ -75,6 +77,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_url_rule("/<path:path>", view_func=not_found)
     app.register_error_handler(NotFound, _not_found_page)
     return app
+
+
+def _log_to_stderr() -> None:
+    """Under gunicorn (or any server that configures no logging), feedpub's
+    refreshes and problems go to standard error, which the server keeps."""
+    logger = logging.getLogger("feedpub")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [feedpub] %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def get_live() -> Live:

@@ -147,7 +147,10 @@ def read(root: Path, relpath: str, max_bytes: int) -> bytes:
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
-        target = path.resolve(strict=True)
+        try:
+            target = path.resolve(strict=True)
+        except RuntimeError:  # Python 3.11's resolve() on a loop
+            raise FileRefused("cannot read file: symbolic link loop") from None
         if not target.is_relative_to(root.resolve()):
             raise FileRefused("symbolic link leads outside the content folder; refused") from None
         descriptor = os.open(target, _OPEN_FLAGS)

@@ -144,6 +144,23 @@ class Store:
     def put(self, key: str, value: Any) -> None:
         self.connection.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(value)))
 
+    @property
+    def mark(self) -> Path:
+        """A small file beside the store, replaced at each new version: a
+        server's workers look at it (a ``stat``, far cheaper than a query)
+        to notice a new version."""
+        return Path(f"{self.path}.version")
+
+    def announce(self, version: int) -> None:
+        """Replace the version mark, after a refresh committed `version`."""
+        temp = Path(f"{self.mark}.{os.getpid()}.tmp")
+        try:
+            temp.write_text(f"{version}\n")
+            os.replace(temp, self.mark)
+        except OSError:  # the store's folder is not writable: workers then query
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file and truncate it
         (readers in other processes may keep it from finishing; then later)."""

@@ -451,7 +451,7 @@ class Names(_Table):
 
     def moved(self) -> list[NameRow]:
         """Names whose slug is not their base slug (another name had it)."""
-        return [NameRow(*row) for row in self.db.execute("SELECT * FROM names WHERE slug != base")]
+        return [NameRow(*row) for row in self.db.execute("SELECT * FROM names WHERE slug != base AND base != ''")]
 
 
 class LedgerRow(NamedTuple):
