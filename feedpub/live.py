@@ -146,6 +146,8 @@ class Live:
         self._start_lock = threading.Lock()
         self._next_due: int | None = None
         self._pid = os.getpid()
+        #: The store version this process serves.
+        self.version = 0
         self.refresh()
         self.version = self._store_version()
 
@@ -170,6 +172,7 @@ class Live:
         self._record(None)
         if report.changed:
             log.info("content refreshed: %d files parsed again, version %d", report.parsed, report.version)
+            self.catch_up()  # this process serves the new version at once
         feeds = [path for path in changed if (ref := urlspace.parse(path)) and ref.feed and ref.format != "html"]
         if feeds and self.settings.base_url:
             self.pinger.publish(self.settings.base_url + path for path in feeds)

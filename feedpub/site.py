@@ -60,8 +60,8 @@ from feedpub.model import Site
 from feedpub.settings import Settings
 from feedpub.store import Store
 from feedpub.store import StoreLock
-from feedpub.store import set_aside
 from feedpub.store import loads
+from feedpub.store import set_aside
 from feedpub.store._tables import FeedRow
 from feedpub.store._tables import Items
 from feedpub.urls import canonical_url
@@ -562,11 +562,11 @@ class Pipeline:
         """Render the marked documents readers poll and keep their bytes in
         the store (the server's job); the paths whose bytes changed."""
         store = self.store
-        refs = [ref for ref in map(urlspace.parse, store.documents.unrendered()) if ref is not None and ref.is_hot]
-        if not refs:
-            return []
         changed = []
-        with store.transaction():
+        # Under the refresh lock, and read inside the transaction: two
+        # workers starting at once render (and report) each change once.
+        with _held(self.lock), store.transaction():
+            refs = [ref for ref in map(urlspace.parse, store.documents.unrendered()) if ref is not None and ref.is_hot]
             for document in self.render(refs, self.site()):
                 row = store.documents.get(document.ref.path)
                 store.documents.rendered(document.ref.path, document.etag, document.updated, document.keys,

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 from feedpub.catalog import Changes
 from feedpub.catalog import Membership
-from feedpub.catalog import Writes
 from feedpub.catalog import State
 from feedpub.catalog import View
+from feedpub.catalog import Writes
 from feedpub.catalog import batches
 from feedpub.catalog import digest
 from feedpub.catalog import digest_text
@@ -138,34 +138,38 @@ def _lead(members: list[str], rows: dict[str, EntryRow]) -> str:
 def _choose_ids(
     components: list[list[str]], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow], store: Store
 ) -> dict[str, list[str]]:
-    """Each story's id: the one its lead was recorded with, else the one most
-    of its entries were recorded with (ties: the smallest), else a new one
-    minted from the lead. A story split in two keeps its id in the part
-    holding the entry it was recorded for first; the other part gets a new one."""
+    """Each story's id: one its entries were recorded with, else a new one
+    minted from its lead. Among recorded ids, the one minted from an entry
+    of the story comes first, then its lead's, then the one most of its
+    entries have (ties: the smallest); so a story split in two keeps its id
+    in the part holding the entry the id was minted from, and the other part
+    gets a new one."""
     wanted: list[tuple[tuple[int, int, str], str, list[str]]] = []
     for members in components:
         lead = _lead(members, rows)
         recorded = Counter(ledger[c].story for c in members if c in ledger and ledger[c].story)
+        minted = {_mint_for(rows[c]) for c in members}
         lead_tag = ledger[lead].story if lead in ledger else ""
-        if lead_tag:
-            wanted.append(((0, 0, lead_tag), lead_tag, members))
-        elif recorded:
-            tag = min(recorded, key=lambda t: (-recorded[t], t))
-            wanted.append(((1, -recorded[tag], tag), tag, members))
-        else:
-            wanted.append(((2, 0, ""), "", members))
+
+        def rank(tag: str) -> tuple[int, int, str]:
+            return (0 if tag in minted else 1 if tag == lead_tag else 2, -recorded[tag], tag)
+
+        best = min(recorded, key=rank) if recorded else ""
+        wanted.append((rank(best) if best else (3, 0, ""), best, members))
     chosen: dict[str, list[str]] = {}
     for _, tag, members in sorted(wanted, key=lambda w: (w[0], w[2])):
         if not tag or tag in chosen:
-            lead = rows[_lead(members, rows)]
-            tag = mint(str(lead.id), to_datetime(int(lead.published or 0)).strftime("%Y-%m-%d"))
+            tag = base = _mint_for(rows[_lead(members, rows)])
             number = 1
-            base = tag
             while tag in chosen or (store.ledger.has_id(tag) and tag not in _recorded_tags(members, ledger)):
                 number += 1
                 tag = f"{base}#{number}"
         chosen[tag] = members
     return chosen
+
+
+def _mint_for(row: EntryRow) -> str:
+    return mint(str(row.id), to_datetime(int(row.published or 0)).strftime("%Y-%m-%d"))
 
 
 def _recorded_tags(members: list[str], ledger: dict[str, LedgerRow]) -> set[str]:

@@ -49,7 +49,7 @@ _FOLDERS = {FeedKind.TOPIC: "topics", FeedKind.PROVIDER: "providers", FeedKind.C
 _FIXED_KEYS = {FeedKind.ALL: "all", FeedKind.STORIES: "stories"}
 _SLUG = r"[a-z0-9][a-z0-9-]*"
 _KEY = re.compile(rf"all|stories|(?:topics|providers|feeds)/{_SLUG}|topics/{_SLUG}/stories")
-_PATH = re.compile(rf"/(?P<key>[a-z0-9/-]+?)(?:/archive/(?P<page>[1-9][0-9]{{0,8}}))?\.(?P<format>[a-z]+)")
+_PATH = re.compile(r"/(?P<key>[a-z0-9/-]+?)(?:/archive/(?P<page>[1-9][0-9]{0,8}))?\.(?P<format>[a-z]+)")
 
 
 def feed_key(kind: FeedKind, slug: str = "") -> str:

@@ -34,13 +34,10 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 from flask import send_from_directory
-from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
-from werkzeug.exceptions import SecurityError
 from werkzeug.http import is_resource_modified
 from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.wsgi import get_host
 
 from feedpub import pages
 from feedpub import settings as settings_module
@@ -61,8 +58,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = settings_module.load(options)
     _log_to_stderr()
     app = Flask(__name__)
-    if settings.base_url is None:
-        app.config["TRUSTED_HOSTS"] = list(settings.trusted_hosts)
     live = Live(settings)
     app.extensions["feedpub"] = live
     server = DocumentServer(live, settings, app.wsgi_app)
@@ -102,9 +97,8 @@ def request_base(environ: dict[str, Any], settings: Settings) -> str | None:
     that is not trusted or not a host at all."""
     if settings.base_url is not None:
         return settings.base_url
-    try:
-        host = get_host(environ, trusted_hosts=list(settings.trusted_hosts))
-    except SecurityError:
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+    if not _trusted(host, settings.trusted_hosts):
         return None
     if settings.proxy_fix:
         scheme = environ.get("wsgi.url_scheme", "http")  # as ProxyFix set it
@@ -118,6 +112,37 @@ def request_base(environ: dict[str, Any], settings: Settings) -> str | None:
         return parse_base_url(f"{scheme}://{host}")
     except ValueError:
         return None
+
+
+_UNTRUSTED_HOST = (
+    b"400 Bad Request: this server answers only for its trusted host names "
+    b"(FEEDPUB_TRUSTED_HOSTS), or has a configured base URL (FEEDPUB_BASE_URL).\n"
+)
+
+
+def _trusted(host: str, trusted: tuple[str, ...]) -> bool:
+    """Whether a ``Host`` value (``name``, ``name:port``, ``[v6]:port``)
+    names a trusted host; ``.example.org`` trusts every subdomain too.
+    (werkzeug's `host_is_trusted` cannot match a bracketed IPv6 host.)"""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, bracket, rest = host[1:].partition("]")
+        if not bracket or (rest and not rest[1:].isdigit()) or (rest and rest[0] != ":"):
+            return False
+    else:
+        name, _, port = host.partition(":")
+        if port and not port.isdigit():
+            return False
+    name = name.rstrip(".")
+    if not name:
+        return False
+    for pattern in trusted:
+        if pattern.startswith("."):
+            if name == pattern[1:] or name.endswith(pattern):
+                return True
+        elif name == pattern:
+            return True
+    return False
 
 
 class DocumentServer:
@@ -219,7 +244,7 @@ def _not_found_page(error: NotFound) -> tuple[bytes, int, dict[str, str]]:
     live = get_live()
     base = request_base(request.environ, live.settings)
     if base is None:
-        raise BadRequest("untrusted or invalid Host header")
+        return _UNTRUSTED_HOST, 400, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
     body = pages.not_found_html(request.path, live.feeds(), live.site(base))
     return body, 404, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=60"}
 

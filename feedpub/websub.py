@@ -93,11 +93,8 @@ def ping_all(hubs: Iterable[str], urls: Iterable[str], *, attempts: int = ATTEMP
 
 class Pinger:
     """Pings in the background for the server: `publish` returns at once;
-    a few daemon threads ping, retry and log each failure (so a hub that is
-    down delays no other ping, and never a response)."""
-
-    #: Pings under way at once.
-    THREADS = 4
+    a daemon thread per hub pings, retries and logs each failure, so a hub
+    that is down delays no ping to another hub, and never a response."""
 
     def __init__(self, hubs: tuple[str, ...]) -> None:
         self.hubs = hubs
@@ -105,24 +102,25 @@ class Pinger:
 
     def publish(self, urls: Iterable[str]) -> None:
         """Queue a ping to every hub for each URL."""
-        if not self.hubs:
+        urls = list(urls)
+        if not self.hubs or not urls:
             return
-        for url in urls:
-            for hub in self.hubs:
-                self._queue.put((hub, url))
         with self._lock:
-            self._threads = [thread for thread in self._threads if thread.is_alive()]
-            while len(self._threads) < min(self.THREADS, self._queue.qsize()):
-                thread = threading.Thread(target=self._run, name="feedpub-websub", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            for hub in self.hubs:
+                pending = self._queues.setdefault(hub, queue.Queue())
+                for url in urls:
+                    pending.put(url)
+                thread = self._threads.get(hub)
+                if thread is None or not thread.is_alive():
+                    thread = threading.Thread(target=self._run, args=(hub, pending), name="feedpub-websub",
+                                              daemon=True)
+                    self._threads[hub] = thread
+                    thread.start()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                hub, url = self._queue.get(timeout=30)
-            except queue.Empty:
-                return
+    @staticmethod
+    def _run(hub: str, pending: queue.Queue[str]) -> None:
+        while True:  # blocked on the queue when idle: no CPU
+            url = pending.get()
             failure = _ping_with_retries(hub, url, ATTEMPTS, FIRST_BACKOFF)
             if failure is not None:
                 log.warning("%s", failure)
@@ -130,6 +128,6 @@ class Pinger:
     def forget(self) -> None:
         """Start afresh (also in a forked child, where the parent's threads
         do not run)."""
-        self._queue: queue.Queue[tuple[str, str]] = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        self._queues: dict[str, queue.Queue[str]] = {}
+        self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()

@@ -91,24 +91,34 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the store's folder {str(path.parent)!r}: {exc.strerror}") from None
-        for attempt in range(2):
-            connection = None
-            try:
-                connection = _connect(path)
-                if _is_current(connection):
-                    return cls(connection, path)
-                if _is_empty(connection):
-                    _create(connection)
-                    return cls(connection, path)
-            except sqlite3.DatabaseError:
-                pass  # not a database, or a damaged one
-            except OSError as exc:
-                raise StoreError(f"cannot open the store {str(path)!r}: {exc.strerror}") from None
-            if connection is not None:
-                connection.close()
-            if attempt == 0:
-                set_aside(path)
-        raise StoreError(f"cannot create a store at {str(path)!r}")
+        # Two workers starting at once must not both create the store (the
+        # second would find the first's half-made tables and set them aside).
+        opening = StoreLock(path, "open")
+        try:
+            opening.acquire()
+        except OSError as exc:
+            raise StoreError(f"cannot open the store {str(path)!r}: {exc.strerror}") from None
+        try:
+            for attempt in range(2):
+                connection = None
+                try:
+                    connection = _connect(path)
+                    if _is_current(connection):
+                        return cls(connection, path)
+                    if _is_empty(connection):
+                        _create(connection)
+                        return cls(connection, path)
+                except sqlite3.DatabaseError:
+                    pass  # not a database, or a damaged one
+                except OSError as exc:
+                    raise StoreError(f"cannot open the store {str(path)!r}: {exc.strerror}") from None
+                if connection is not None:
+                    connection.close()
+                if attempt == 0:
+                    set_aside(path)
+            raise StoreError(f"cannot create a store at {str(path)!r}")
+        finally:
+            opening.release()
 
     def close(self) -> None:
         self.connection.close()
