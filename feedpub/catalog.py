@@ -22,22 +22,25 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 
+from feedpub import names
+from feedpub.members import Changes
+from feedpub.members import Membership
+from feedpub.members import Writes
+from feedpub.members import move
 from feedpub.model import Article
 from feedpub.model import FeedKind
 from feedpub.model import Item
+from feedpub.names import normal
 from feedpub.settings import CuratedFeed
+from feedpub.store import EntryRow
+from feedpub.store import ItemRow
+from feedpub.store import LedgerRow
+from feedpub.store import NameRow
 from feedpub.store import Store
 from feedpub.store import dumps
-from feedpub.store._tables import EntryRow
-from feedpub.store._tables import ItemRow
-from feedpub.store._tables import LedgerRow
-from feedpub.store._tables import NameRow
-from feedpub.urls import assign_slugs
-from feedpub.urls import slugify
 from feedpub.urlspace import feed_key
 
 #: Most links to related coverage in one entry, newest first: a story with a
@@ -68,37 +71,13 @@ class View:
     curated: tuple[CuratedFeed, ...] = ()
 
     def shows(self, item: ItemRow) -> bool:
-        return (self.include_unpublished or not item.draft) and (self.include_future or item.shown_from <= self.now)
+        return (self.include_unpublished or not item.draft) and (
+            self.include_future or item.shown_from <= self.now
+        )
 
     @property
     def now_text(self) -> str:
         return to_datetime(self.now).isoformat().replace("+00:00", "Z")
-
-
-@dataclass
-class FeedChange:
-    """What one derive changed in one feed, by sort key (published, id)."""
-
-    #: Members added, removed or moved: the pages from the oldest of them on change.
-    moved: list[tuple[int, str]] = field(default_factory=list)
-    #: Members whose data changed in place: only their pages change.
-    edited: list[tuple[int, str]] = field(default_factory=list)
-    added: int = 0
-    removed: int = 0
-
-
-@dataclass
-class Changes:
-    """What one derive changed."""
-
-    feeds: dict[str, FeedChange] = field(default_factory=dict)
-    #: Whether the ledger table changed (the file is then written again).
-    ledger: bool = False
-    #: Stories that entries left in this derive: they must be settled again.
-    left_stories: set[str] = field(default_factory=set)
-
-    def feed(self, key: str) -> FeedChange:
-        return self.feeds.setdefault(key, FeedChange())
 
 
 # -- from parse results to store rows ------------------------------------------
@@ -121,29 +100,49 @@ def item_rows(article: Article) -> list[ItemRow]:
     """The store's rows for a parsed article: position 0 is the article,
     n its n-th related item, which inherits its topics and visibility."""
     published = to_micros(article.published)
-    rows = [ItemRow(article.path, 0, article.canonical, published, published, article.draft,
-                    _item_data(article, article.topics, article.body))]
+    rows = [
+        ItemRow(
+            article.path,
+            0,
+            article.canonical,
+            published,
+            published,
+            article.draft,
+            _item_data(article, article.topics, article.body),
+        )
+    ]
     for position, item in enumerate(article.related, start=1):
         topics = tuple(dict.fromkeys(article.topics + item.topics))
         own = to_micros(item.published)
-        rows.append(ItemRow(article.path, position, item.canonical, own, max(own, published), article.draft,
-                            _item_data(item, topics, "")))
+        rows.append(
+            ItemRow(
+                article.path,
+                position,
+                item.canonical,
+                own,
+                max(own, published),
+                article.draft,
+                _item_data(item, topics, ""),
+            )
+        )
     return rows
 
 
 def _item_data(item: Item, topics: tuple[str, ...], body: str) -> dict[str, object]:
     return {
-        "title": item.title, "url": item.url, "provider": [item.provider.name, item.provider.domain],
-        "excerpt": item.excerpt, "topics": list(topics),
+        "title": item.title,
+        "url": item.url,
+        "provider": [item.provider.name, item.provider.domain],
+        "excerpt": item.excerpt,
+        "topics": list(topics),
         "images": [[i.url, i.width, i.height, i.title] for i in item.images],
-        "amp_url": item.amp_url, "category": item.category, "type": item.type,
-        "quality": item.quality, "heat": item.heat, "body": body,
+        "amp_url": item.amp_url,
+        "category": item.category,
+        "type": item.type,
+        "quality": item.quality,
+        "heat": item.heat,
+        "body": body,
     }
-
-
-def normal(name: str) -> str:
-    """Names that differ only in case or spacing are one topic or provider."""
-    return " ".join(name.split()).casefold()
 
 
 def digest(value: object) -> str:
@@ -170,7 +169,7 @@ def derive(store: Store, dirty: set[str], view: View, changes: Changes) -> set[s
     `changes.left_stories`."""
     touched: set[tuple[str, str]] = set()
     relinked, left = _settle_winners(store, dirty, view, changes, touched)
-    renamed = _settle_names(store, touched)
+    renamed = names.settle(store, touched)
     to_derive = set(dirty) | _mates(store, relinked, view) | _users(store, renamed, view)
     deriver = _Deriver(store, view, changes)
     for batch in batches(sorted(to_derive)):
@@ -203,7 +202,9 @@ def _settle_winners(
         for canonical in batch:
             found = items.get(canonical, [])
             old = olds.get(canonical)
-            shown = sorted((i for i in found if view.shows(i)), key=lambda i: (i.position > 0, i.path, i.position))
+            shown = sorted(
+                (i for i in found if view.shows(i)), key=lambda i: (i.position > 0, i.path, i.position)
+            )
             spellings: Counter[tuple[str, str]] = Counter()
             for item in shown:
                 spellings["provider", item.data["provider"][0]] += 1
@@ -223,7 +224,9 @@ def _settle_winners(
                     continue
                 drafts_only = not view.include_unpublished and all(i.draft for i in found)
                 state = State.DRAFT if drafts_only else State.SCHEDULED
-                settled.append(EntryRow(canonical, None, state, occurrences=[[i.path, i.position] for i in found]))
+                settled.append(
+                    EntryRow(canonical, None, state, occurrences=[[i.path, i.position] for i in found])
+                )
                 continue
             winner = shown[0]
             link = [winner.data["url"], winner.data["title"], winner.data["provider"][0], winner.published]
@@ -234,10 +237,15 @@ def _settle_winners(
                 row = old
                 if (old.link, old.occurrences) != (link, occurrences):
                     relinked.add(canonical)
-            settled.append(row._replace(
-                state=State.PUBLISHED, winner=_origin(winner.path, winner.position),
-                occurrences=occurrences, link=link, spellings=[[k, s, n] for (k, s), n in sorted(spellings.items())],
-            ))
+            settled.append(
+                row._replace(
+                    state=State.PUBLISHED,
+                    winner=_origin(winner.path, winner.position),
+                    occurrences=occurrences,
+                    link=link,
+                    spellings=[[k, s, n] for (k, s), n in sorted(spellings.items())],
+                )
+            )
         store.entries.put_many(settled)
     changed = [(kind, normal(spelling), spelling, uses) for (kind, spelling), uses in deltas.items() if uses]
     store.names.add_uses_many(changed)
@@ -250,50 +258,6 @@ def _leave_feeds(store: Store, old: EntryRow, changes: Changes) -> None:
         move(store, changes, Membership(old.published, old.id, old.feeds or [], old.shown_hash), None)
 
 
-def _settle_names(store: Store, touched: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Second pass: the shown spelling and slug of every name whose counts
-    moved. Returns (kind, old slug) of the names shown differently now:
-    their entries must be derived again."""
-    renamed: set[tuple[str, str]] = set()
-    regroup: dict[tuple[str, str], set[str]] = {}
-    for kind, name_key in sorted(touched):
-        spellings = store.names.spellings(kind, name_key)
-        old = store.names.get(kind, name_key)
-        if not spellings:
-            if old is not None:
-                store.names.drop(kind, name_key)
-                regroup.setdefault((kind, old.base), set())
-                renamed.add((kind, old.slug))
-            continue
-        display = min(spellings, key=lambda pair: (-pair[1], pair[0]))[0]
-        if old is not None and old.display == display:
-            continue
-        base = slugify(display)
-        store.names.put(NameRow(kind, name_key, display, base, old.slug if old else "", None))
-        regroup.setdefault((kind, base), set())
-        if old is not None:
-            regroup.setdefault((kind, old.base), set())
-            renamed.add((kind, old.slug))
-    for kind, base in sorted(regroup):
-        renamed |= _assign_slugs(store, kind, base)
-    return renamed
-
-
-def _assign_slugs(store: Store, kind: str, base: str) -> set[tuple[str, str]]:
-    """Give every name sharing the base slug `base` its slug: the one that
-    sorts first keeps the base, the others get a suffix from a hash of the
-    name (`feedpub.urls.assign_slugs`'s rule, applied to one group)."""
-    group = store.names.with_base(kind, base)
-    slugs = assign_slugs([row.display for row in group], kind)
-    renamed = set()
-    for row in group:
-        if row.slug != slugs[row.display]:
-            if row.slug:
-                renamed.add((kind, row.slug))
-            store.names.put(row._replace(slug=slugs[row.display]))
-    return renamed
-
-
 def _mates(store: Store, canonicals: set[str], view: View) -> set[str]:
     """Every entry shown in the same file as one of `canonicals`: their
     related links show it."""
@@ -304,7 +268,9 @@ def _mates(store: Store, canonicals: set[str], view: View) -> set[str]:
         paths.update(row.path for row in rows)
     for row in store.entries.get(canonicals).values():
         paths.update(str(path) for path, _ in row.occurrences or ())
-    return {item.canonical for rows in store.items.of_paths(paths).values() for item in rows if view.shows(item)}
+    return {
+        item.canonical for rows in store.items.of_paths(paths).values() for item in rows if view.shows(item)
+    }
 
 
 def _users(store: Store, renamed: set[tuple[str, str]], view: View) -> set[str]:
@@ -363,7 +329,11 @@ class _Deriver:
         writes.flush(store)
 
     def _derive_one(
-        self, row: EntryRow, files: dict[str, list[ItemRow]], links: dict[str, EntryRow], known: LedgerRow | None,
+        self,
+        row: EntryRow,
+        files: dict[str, list[ItemRow]],
+        links: dict[str, EntryRow],
+        known: LedgerRow | None,
         writes: Writes,
     ) -> None:
         occurrences = [(str(path), int(position)) for path, position in row.occurrences or ()]
@@ -371,38 +341,75 @@ class _Deriver:
         winner = by_place[occurrences[0]]
         data = winner.data
         provider = self.name("provider", data["provider"][0])
-        topics = sorted({self.name("topic", topic).display for path, position in occurrences
-                         for topic in by_place[path, position].data["topics"]})
+        topics = sorted(
+            {
+                self.name("topic", topic).display
+                for path, position in occurrences
+                for topic in by_place[path, position].data["topics"]
+            }
+        )
         related = self._related(row.canonical, occurrences, files, links)
-        own = [data["title"], data["url"], data["excerpt"], data["body"], data["images"], provider.display,
-               topics, winner.published]
+        own = [
+            data["title"],
+            data["url"],
+            data["excerpt"],
+            data["body"],
+            data["images"],
+            provider.display,
+            topics,
+            winner.published,
+        ]
         own_hash = digest(own)
         entry_id, updated, problems = self._identify(row, winner, own_hash, provider.display, known, writes)
         entry_data = {
-            "url": data["url"], "title": data["title"], "provider": [provider.display, data["provider"][1]],
-            "provider_feed": feed_key(FeedKind.PROVIDER, provider.slug), "excerpt": data["excerpt"],
-            "topics": topics, "images": data["images"], "related": related, "body": data["body"],
+            "url": data["url"],
+            "title": data["title"],
+            "provider": [provider.display, data["provider"][1]],
+            "provider_feed": feed_key(FeedKind.PROVIDER, provider.slug),
+            "excerpt": data["excerpt"],
+            "topics": topics,
+            "images": data["images"],
+            "related": related,
+            "body": data["body"],
         }
         problems += self._duplicates(row.canonical, occurrences)
-        feeds = ["all", *(feed_key(FeedKind.TOPIC, self.name("topic", t).slug) for t in topics),
-                 feed_key(FeedKind.PROVIDER, provider.slug)]
-        feeds += [feed_key(FeedKind.CURATED, c.name) for c in self.view.curated
-                  if _matches(c, winner, topics, provider.display)]
+        feeds = [
+            "all",
+            *(feed_key(FeedKind.TOPIC, self.name("topic", t).slug) for t in topics),
+            feed_key(FeedKind.PROVIDER, provider.slug),
+        ]
+        feeds += [
+            feed_key(FeedKind.CURATED, c.name)
+            for c in self.view.curated
+            if _matches(c, winner, topics, provider.display)
+        ]
         data_text = dumps(entry_data)
         new = row._replace(
-            id=entry_id, published=winner.published, updated=updated, own_hash=own_hash,
+            id=entry_id,
+            published=winner.published,
+            updated=updated,
+            own_hash=own_hash,
             shown_hash=digest_text(f"{entry_id}\n{winner.published}\n{updated}\n{data_text}"),
-            feeds=sorted(set(feeds)), data=data_text, problems=problems or None,
+            feeds=sorted(set(feeds)),
+            data=data_text,
+            problems=problems or None,
         )
         writes.entries.append(new)
         self._move(row, new, writes)
 
     def _related(
-        self, canonical: str, occurrences: list[tuple[str, int]], files: dict[str, list[ItemRow]],
+        self,
+        canonical: str,
+        occurrences: list[tuple[str, int]],
+        files: dict[str, list[ItemRow]],
         links: dict[str, EntryRow],
     ) -> list[list[object]]:
-        others = {item.canonical for path, _ in occurrences for item in files[path]
-                  if item.canonical != canonical and item.canonical in links and self.view.shows(item)}
+        others = {
+            item.canonical
+            for path, _ in occurrences
+            for item in files[path]
+            if item.canonical != canonical and item.canonical in links and self.view.shows(item)
+        }
         # link[3] is the winner's date as the first pass settled it, also
         # for the entries of this batch, which are not moved yet.
         ordered = sorted(others, key=lambda c: (-int((links[c].link or [0] * 4)[3]), links[c].id or c))
@@ -413,7 +420,12 @@ class _Deriver:
         return result
 
     def _identify(
-        self, row: EntryRow, winner: ItemRow, own_hash: str, provider: str, known: LedgerRow | None,
+        self,
+        row: EntryRow,
+        winner: ItemRow,
+        own_hash: str,
+        provider: str,
+        known: LedgerRow | None,
         writes: Writes,
     ) -> tuple[str, int, list[list[object]]]:
         """The entry's id and updated time from the ledger, recording it there."""
@@ -422,7 +434,9 @@ class _Deriver:
         title = digest(winner.data["title"])
         problems: list[list[object]] = []
         if known is None and self.orphans:
-            candidates = [r for r in store.ledger.orphans_at(origin) if r.title == title or r.provider == provider]
+            candidates = [
+                r for r in store.ledger.orphans_at(origin) if r.title == title or r.provider == provider
+            ]
             if candidates:
                 known = candidates[0]
         if known is None:
@@ -439,12 +453,27 @@ class _Deriver:
             updated_text = known.updated if known.hash == own_hash else view.now_text
             story = known.story
         if entry_id != row.canonical:
-            problems.append([winner.path, None, "warning",
-                             f"sourceUrl {winner.data['url']} differs from the id {entry_id} this entry was first "
-                             f"published under, which it keeps so that readers do not show it again as new "
-                             f"(`feedpub ids --reset {winner.data['url']}` gives it a new id)"])
-        line = LedgerRow(entry_id, row.canonical, winner.data["url"], origin, provider, title, own_hash,
-                         updated_text, story)
+            problems.append(
+                [
+                    winner.path,
+                    None,
+                    "warning",
+                    f"sourceUrl {winner.data['url']} differs from the id {entry_id} this entry was first "
+                    f"published under, which it keeps so that readers do not show it again as new "
+                    f"(`feedpub ids --reset {winner.data['url']}` gives it a new id)",
+                ]
+            )
+        line = LedgerRow(
+            entry_id,
+            row.canonical,
+            winner.data["url"],
+            origin,
+            provider,
+            title,
+            own_hash,
+            updated_text,
+            story,
+        )
         if line != known:
             writes.ledger.append(line)
             self.changes.ledger = True
@@ -458,8 +487,13 @@ class _Deriver:
         same URL as related coverage in several stories is normal."""
         articles = [path for path, position in occurrences if position == 0]
         return [
-            [loser, None, "warning", f"sourceUrl {canonical} is also the article of {articles[0]}; "
-                                     f"merged into one entry, the fields of {articles[0]} win"]
+            [
+                loser,
+                None,
+                "warning",
+                f"sourceUrl {canonical} is also the article of {articles[0]}; "
+                f"merged into one entry, the fields of {articles[0]} win",
+            ]
             for loser in articles[1:]
         ]
 
@@ -467,62 +501,6 @@ class _Deriver:
         before = Membership(int(old.published or 0), str(old.id), old.feeds or [], old.shown_hash)
         after = Membership(int(new.published or 0), str(new.id), new.feeds or [], new.shown_hash)
         move(self.store, self.changes, before if old.id is not None else None, after, writes)
-
-
-@dataclass(frozen=True)
-class Membership:
-    """Where an entry or story sits: its sort key in its feeds."""
-
-    published: int
-    id: str
-    feeds: list[str]
-    #: Digest of what it shows: a change renders its pages again.
-    shown_hash: str | None
-
-
-@dataclass
-class Writes:
-    """Rows to write at the end of a batch, all at once (``executemany``):
-    members to drop, members to add, entry rows and ledger lines."""
-
-    drops: list[tuple[str, int, str]] = field(default_factory=list)
-    adds: list[tuple[str, int, str]] = field(default_factory=list)
-    entries: list[EntryRow] = field(default_factory=list)
-    ledger: list[LedgerRow] = field(default_factory=list)
-
-    def flush(self, store: Store) -> None:
-        store.members.drop_many(self.drops)
-        store.members.add_many(self.adds)
-        store.entries.put_many(self.entries)
-        store.ledger.put_many(self.ledger)
-
-
-def move(store: Store, changes: Changes, old: Membership | None, new: Membership | None,
-         writes: Writes | None = None) -> None:
-    """Update the feeds' members from `old` to `new` (None: not in any
-    feed), recording in `changes` what changed where; into `writes` when
-    given, else at once."""
-    pending = writes or Writes()
-    old_feeds = set(old.feeds) if old else set()
-    new_feeds = set(new.feeds) if new else set()
-    old_key = (old.published, old.id) if old else None
-    new_key = (new.published, new.id) if new else None
-    for key in sorted(old_feeds | new_feeds):
-        change = changes.feed(key)
-        if key in old_feeds and key in new_feeds and old_key == new_key:
-            if old and new and old.shown_hash != new.shown_hash:
-                change.edited.append((new.published, new.id))
-            continue
-        if key in old_feeds and old_key is not None:
-            pending.drops.append((key, *old_key))
-            change.moved.append(old_key)
-            change.removed += 1
-        if key in new_feeds and new_key is not None:
-            pending.adds.append((key, *new_key))
-            change.moved.append(new_key)
-            change.added += 1
-    if writes is None:
-        pending.flush(store)
 
 
 def _matches(feed: CuratedFeed, winner: ItemRow, topics: list[str], provider: str) -> bool:

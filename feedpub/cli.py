@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from feedpub import build as build_step
 from feedpub import ledger
 from feedpub import settings as settings_module
 from feedpub import site
@@ -52,23 +53,37 @@ def _options(*decorators: Callable[..., Any]) -> Callable[..., Any]:
 
 # Options shared by the commands. Each defaults to None, "not given", so that
 # FEEDPUB_* variables and feedpub.toml can supply the value (settings.py).
-_content = click.argument("content_dir", metavar="[CONTENT]", required=False, type=click.Path(file_okay=False))
-_config = click.option("--config", type=click.Path(dir_okay=False), help="Settings file (default: CONTENT/feedpub.toml).")
+_content = click.argument(
+    "content_dir", metavar="[CONTENT]", required=False, type=click.Path(file_okay=False)
+)
+_config = click.option(
+    "--config", type=click.Path(dir_okay=False), help="Settings file (default: CONTENT/feedpub.toml)."
+)
 _unpublished = click.option(
     "--unpublished", is_flag=True, default=None, help="Include drafts ('published: false'), to preview them."
 )
 _future = click.option(
     "--future", is_flag=True, default=None, help="Publish future-dated articles now instead of at their time."
 )
-_now = click.option("--now", metavar="TIMESTAMP", help="Build as at this ISO 8601 instant (reproducible builds).")
+_now = click.option(
+    "--now", metavar="TIMESTAMP", help="Build as at this ISO 8601 instant (reproducible builds)."
+)
 _max_file_size = click.option(
-    "--max-file-size", type=click.IntRange(min=1), help="Refuse content files larger than this many bytes [1 MiB]."
+    "--max-file-size",
+    type=click.IntRange(min=1),
+    help="Refuse content files larger than this many bytes [1 MiB].",
 )
 _store = _options(
     click.option("--store", type=click.Path(dir_okay=False), help="The site store's file."),
-    click.option("--cache-dir", type=click.Path(file_okay=False), help="Folder of site stores [$XDG_CACHE_HOME/feedpub]."),
+    click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False),
+        help="Folder of site stores [$XDG_CACHE_HOME/feedpub].",
+    ),
     click.option("--no-cache", is_flag=True, default=None, help="Keep no store: start from scratch."),
-    click.option("--jobs", type=click.IntRange(min=1), help="Processes for parsing and rendering [one per CPU]."),
+    click.option(
+        "--jobs", type=click.IntRange(min=1), help="Processes for parsing and rendering [one per CPU]."
+    ),
 )
 
 
@@ -105,9 +120,16 @@ def main() -> None:
 
 @cli.command()
 @_content
-@click.option("--out", type=click.Path(file_okay=False), default="public", show_default=True,
-              help="Folder to write the URL space into.")
-@click.option("--base-url", help="Absolute http(s) URL the folder will be served at, e.g. https://feeds.example.org.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="public",
+    show_default=True,
+    help="Folder to write the URL space into.",
+)
+@click.option(
+    "--base-url", help="Absolute http(s) URL the folder will be served at, e.g. https://feeds.example.org."
+)
 @click.option("--title", help="Site name in feed titles.")
 @click.option("--max-items", type=click.IntRange(min=1), help="Entries per feed document, newest first [50].")
 @_config
@@ -115,9 +137,15 @@ def main() -> None:
 @_future
 @_now
 @click.option("--strict", is_flag=True, help="Write nothing and fail if any file has a problem.")
-@click.option("--gzip", "gzip_files", is_flag=True,
-              help="Also write each file's gzip form beside it (FILE.gz), for nginx's gzip_static.")
-@click.option("--ping", is_flag=True, help="Ping the configured WebSub hubs for every feed whose bytes changed.")
+@click.option(
+    "--gzip",
+    "gzip_files",
+    is_flag=True,
+    help="Also write each file's gzip form beside it (FILE.gz), for nginx's gzip_static.",
+)
+@click.option(
+    "--ping", is_flag=True, help="Ping the configured WebSub hubs for every feed whose bytes changed."
+)
 @_max_file_size
 @_store
 def build(out: str, strict: bool, gzip_files: bool, ping: bool, **given: Any) -> None:
@@ -132,8 +160,10 @@ def build(out: str, strict: bool, gzip_files: bool, ping: bool, **given: Any) ->
     with _user_errors():
         settings = _settings(**given)
         if settings.base_url is None:
-            raise ConfigError("a base URL is needed: --base-url, FEEDPUB_BASE_URL or base_url in feedpub.toml")
-        site.refuse_store_inside(settings, Path(out))
+            raise ConfigError(
+                "a base URL is needed: --base-url, FEEDPUB_BASE_URL or base_url in feedpub.toml"
+            )
+        build_step.refuse_store_inside(settings, Path(out))
         pipeline = site.Pipeline(settings)
         try:
             # With --strict, nothing is written (the ledger neither) until
@@ -142,8 +172,10 @@ def build(out: str, strict: bool, gzip_files: bool, ping: bool, **given: Any) ->
             problems = pipeline.problems()
             _report(settings, problems)
             if strict and problems:
-                raise StrictModeError(f"{_count(len(problems), 'problem')} in the content; nothing was written (--strict)")
-            written = site.publish(pipeline, Path(out), gzipped=gzip_files)
+                raise StrictModeError(
+                    f"{_count(len(problems), 'problem')} in the content; nothing was written (--strict)"
+                )
+            written = build_step.publish(pipeline, Path(out), gzipped=gzip_files)
             pipeline.write_ledger()
             overview = pipeline.overview()
             articles = pipeline.store.items.articles()
@@ -151,13 +183,15 @@ def build(out: str, strict: bool, gzip_files: bool, ping: bool, **given: Any) ->
             pipeline.close()  # also folds the store's log back in: the store is one file again
     withheld = ""
     if overview.drafts:
-        withheld += f", {_count(overview.drafts, 'entry', 'entries')} withheld as drafts (--unpublished includes them)"
+        drafts = _count(overview.drafts, "entry", "entries")
+        withheld += f", {drafts} withheld as drafts (--unpublished includes them)"
     if overview.scheduled:
         withheld += f", {overview.scheduled} scheduled for later (--future includes them)"
     click.echo(
         f"{_count(articles, 'article')}, {_count(overview.entries, 'entry', 'entries')}{withheld}; "
         f"{_count(len(overview.feeds), 'feed')} in {out}: {_count(written.written, 'file')} written, "
-        f"{written.unchanged} unchanged" + (f", {written.removed} removed" if written.removed else "")
+        f"{written.unchanged} unchanged"
+        + (f", {written.removed} removed" if written.removed else "")
         + f"; {_problem_summary(problems)}"
     )
     if ping:
@@ -198,7 +232,9 @@ def check(**given: Any) -> None:
         if exc.path is None:
             raise click.ClickException(escape_controls(str(exc))) from exc
         click.echo(Problem(exc.path, exc.line, str(exc.args[0])).format(), err=True)
-        click.echo(f"settings file checked; {_problem_summary((Problem(exc.path, exc.line, str(exc.args[0])),))}")
+        click.echo(
+            f"settings file checked; {_problem_summary((Problem(exc.path, exc.line, str(exc.args[0])),))}"
+        )
         sys.exit(1)
     with _user_errors():
         pipeline = site.Pipeline(settings)
@@ -240,9 +276,15 @@ def _count(number: int, singular: str, plural: str | None = None) -> str:
 @_content
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
-@click.option("--base-url", help="Absolute URL for self links; default: the (trusted) host each request came to.")
-@click.option("--static", "static_dir", type=click.Path(file_okay=False, exists=True),
-              help="Serve this folder of built files instead, with the media types production sends.")
+@click.option(
+    "--base-url", help="Absolute URL for self links; default: the (trusted) host each request came to."
+)
+@click.option(
+    "--static",
+    "static_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Serve this folder of built files instead, with the media types production sends.",
+)
 @_config
 @_unpublished
 @_future
@@ -264,7 +306,9 @@ def serve(host: str, port: int, static_dir: str | None, **given: Any) -> None:
             options = {name: value for name, value in given.items() if value is not None}
             settings = _settings(**options)
             if not settings.content_dir.is_dir():
-                raise ConfigError(f"content folder {str(settings.content_dir)!r} does not exist or is not a folder")
+                raise ConfigError(
+                    f"content folder {str(settings.content_dir)!r} does not exist or is not a folder"
+                )
             app = create_app(options)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -272,8 +316,13 @@ def serve(host: str, port: int, static_dir: str | None, **given: Any) -> None:
 @cli.command()
 @_content
 @_config
-@click.option("--reset", "reset_url", metavar="URL", required=True,
-              help="Give the entry linking to URL a new id: URL's canonical form.")
+@click.option(
+    "--reset",
+    "reset_url",
+    metavar="URL",
+    required=True,
+    help="Give the entry linking to URL a new id: URL's canonical form.",
+)
 def ids(reset_url: str, **given: Any) -> None:
     """Manage the id ledger, which keeps each entry's id across URL edits.
 
@@ -299,5 +348,9 @@ def ids(reset_url: str, **given: Any) -> None:
             return
         if any(other.id == wanted for other in rows):
             raise ConfigError(f"{wanted} is already the id of another entry")
-        ledger.write(path, [other._replace(id=wanted, updated="-") if other is row else other for other in rows])
-    click.echo(f"the entry linking to {wanted} now has the id {wanted} (it was {row.id}); rebuild to publish it")
+        ledger.write(
+            path, [other._replace(id=wanted, updated="-") if other is row else other for other in rows]
+        )
+    click.echo(
+        f"the entry linking to {wanted} now has the id {wanted} (it was {row.id}); rebuild to publish it"
+    )

@@ -193,14 +193,16 @@ def _xml_entry(entry: Entry, format: str, site: Site, content: str) -> bytes:
         parent.remove(element)
     # The entry's lines are all but the parent's opening and closing ones.
     start = text.index(b">\n", text.index(b"<channel") if format == "rss" else 0) + 2
-    return text[start : text.rindex(closing)]
+    return bytes(text[start : text.rindex(closing)])
 
 
 def _parents() -> dict[str, tuple[etree._Element, etree._Element, bytes]]:
     """Per format, an element like the document's root (its namespaces, and
     for RSS its channel) to render an entry in: the entry's bytes are those
     it has in the document, indentation included."""
-    feed = etree.Element(f"{{{_ATOM_NS}}}feed", nsmap={None: _ATOM_NS, **_NAMESPACES})
+    namespaces: dict[str | None, str] = {None: _ATOM_NS}
+    namespaces.update(_NAMESPACES)
+    feed = etree.Element(f"{{{_ATOM_NS}}}feed", nsmap=namespaces)
     rss = etree.Element("rss", nsmap={"atom": _ATOM_NS, "content": _CONTENT_NS, **_NAMESPACES})
     channel = etree.SubElement(rss, "channel")
     return {"atom": (feed, feed, b"</feed>"), "rss": (rss, channel, b"  </channel>")}
@@ -221,7 +223,9 @@ def content_html(entry: Entry) -> str:
     if entry.images:
         image = entry.images[0]
         size = "".join(
-            f' {name}="{value}"' for name, value in (("width", image.width), ("height", image.height)) if value
+            f' {name}="{value}"'
+            for name, value in (("width", image.width), ("height", image.height))
+            if value
         )
         alt = html.escape(image.title or entry.title)
         parts.append(f'<p><img src="{html.escape(image.url)}"{size} alt="{alt}"></p>')
@@ -232,7 +236,8 @@ def content_html(entry: Entry) -> str:
             parts.append(f"<p>{html.escape(paragraph.strip())}</p>")
     if entry.coverage:
         items = "".join(
-            f'<li><a href="{html.escape(link.url)}">{html.escape(link.title)}</a> ({html.escape(link.provider)}'
+            f'<li><a href="{html.escape(link.url)}">{html.escape(link.title)}</a>'
+            f" ({html.escape(link.provider)}"
             + (f", {link.published.strftime('%Y-%m-%d %H:%M UTC')}" if link.published else "")
             + ")</li>"
             for link in entry.coverage
@@ -240,7 +245,8 @@ def content_html(entry: Entry) -> str:
         parts.append(f"<p>Coverage:</p><ul>{items}</ul>")
     elif entry.related:
         links = "".join(
-            f'<li><a href="{html.escape(link.url)}">{html.escape(link.title)}</a> ({html.escape(link.provider)})</li>'
+            f'<li><a href="{html.escape(link.url)}">{html.escape(link.title)}</a>'
+            f" ({html.escape(link.provider)})</li>"
             for link in entry.related
         )
         parts.append(f"<p>Related coverage:</p><ul>{links}</ul>")
@@ -371,8 +377,12 @@ def _json_item(entry: Entry, content: str) -> dict[str, object]:
         name = "coverage" if entry.coverage else "related"
         item["_feedpub"] = {
             name: [
-                {"url": link.url, "title": link.title, "provider": link.provider,
-                 **({"date_published": _rfc3339(link.published)} if link.published else {})}
+                {
+                    "url": link.url,
+                    "title": link.title,
+                    "provider": link.provider,
+                    **({"date_published": _rfc3339(link.published)} if link.published else {}),
+                }
                 for link in links
             ]
         }
@@ -381,4 +391,3 @@ def _json_item(entry: Entry, content: str) -> dict[str, object]:
 
 def _rfc3339(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-

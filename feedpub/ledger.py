@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from feedpub.errors import LedgerError
-from feedpub.store._tables import LedgerRow
+from feedpub.store import LedgerRow
 from feedpub.urls import canonical_url
 from feedpub.urls import http_url
 
@@ -101,11 +101,15 @@ def _row(line: str, number: int, path: Path) -> LedgerRow:
 
     parts = [_unescape(part) for part in line.split("\t")]
     if len(parts) != _FIELDS:
-        raise corrupt(f"{len(parts)} fields, not {_FIELDS} (id, link, origin, provider, title, hash, updated, story)")
+        raise corrupt(
+            f"{len(parts)} fields, not {_FIELDS} (id, link, origin, provider, title, hash, updated, story)"
+        )
     id, link, origin, provider, title, digest, updated, story = parts
     if origin == STORY:
         if not id.startswith("tag:") or story != id or (link, provider, title) != (STORY, STORY, STORY):
-            raise corrupt("a story's line has its tag: URI as id and story, and '-' as link, provider and title")
+            raise corrupt(
+                "a story's line has its tag: URI as id and story, and '-' as link, provider and title"
+            )
     elif not (id.startswith("tag:") or http_url(id)) or http_url(link) is None:
         raise corrupt("the id and the link must be absolute http(s) URLs")
     elif not _ORIGIN.match(origin):

@@ -119,7 +119,9 @@ class _Cache:
         """Forget the documents at `paths` (for every base URL), and with
         `archives` every archive page too."""
         with self._lock:
-            for key in [k for k, v in self._items.items() if k[1] in paths or (archives and not v.ref.is_hot)]:
+            for key in [
+                k for k, v in self._items.items() if k[1] in paths or (archives and not v.ref.is_hot)
+            ]:
                 self.size -= self._items.pop(key).size
 
     def clear(self) -> None:
@@ -173,7 +175,9 @@ class Live:
         if report.changed:
             log.info("content refreshed: %d files parsed again, version %d", report.parsed, report.version)
             self.catch_up()  # this process serves the new version at once
-        feeds = [path for path in changed if (ref := urlspace.parse(path)) and ref.feed and ref.format != "html"]
+        feeds = [
+            path for path in changed if (ref := urlspace.parse(path)) and ref.feed and ref.format != "html"
+        ]
         if feeds and self.settings.base_url:
             self.pinger.publish(self.settings.base_url + path for path in feeds)
         return report.changed
@@ -278,8 +282,16 @@ class Live:
             relative = os.path.relpath(path, root)
             return not any(part.startswith(".") for part in relative.split(os.sep))
 
-        for changes in watch(root, watch_filter=relevant, debounce=200, step=25, rust_timeout=int(interval * 1000),
-                             yield_on_timeout=True, stop_event=self._stop, raise_interrupt=False):
+        for changes in watch(
+            root,
+            watch_filter=relevant,
+            debounce=200,
+            step=25,
+            rust_timeout=int(interval * 1000),
+            yield_on_timeout=True,
+            stop_event=self._stop,
+            raise_interrupt=False,
+        ):
             due = self._next_due is not None and to_micros(datetime.now(UTC)) >= self._next_due
             if changes or due:
                 self.refresh()
@@ -309,14 +321,22 @@ class Live:
             row = reader.store.documents.get(ref.path) if base_url == self.settings.base_url else None
             if row is not None and row.body is not None and row.etag is not None and not row.removed:
                 updated = to_datetime(row.updated) if row.updated is not None else None
-                served = Served(ref, row.body, row.gzip or compress(row.body), row.etag, updated, row.keys or "")
+                served = Served(
+                    ref, row.body, row.gzip or compress(row.body), row.etag, updated, row.keys or ""
+                )
             else:
                 rendered = next(iter(reader.render([ref], self.site(base_url))), None)
                 if rendered is None:
                     return None
                 updated = to_datetime(rendered.updated) if rendered.updated is not None else None
-                served = Served(ref, rendered.body, compress(rendered.body), etag_of(rendered.body), updated,
-                                rendered.keys)
+                served = Served(
+                    ref,
+                    rendered.body,
+                    compress(rendered.body),
+                    etag_of(rendered.body),
+                    updated,
+                    rendered.keys,
+                )
         self.cache.put(key, served)
         return served
 
@@ -326,7 +346,7 @@ class Live:
     def feeds(self) -> tuple[Any, ...]:
         self._own_process()
         with self.reader.store.snapshot():
-            return self.reader.feed_list()
+            return self.reader.documents.feed_list()
 
     # -- health -------------------------------------------------------------------
 

@@ -85,7 +85,7 @@ def _write_if_changed(target: Path, body: bytes) -> bool:
 
 
 def read_token(marker: Path) -> str | None:
-    """The token in a build's marker file (see `feedpub.site.publish`)."""
+    """The token in a build's marker file (see `feedpub.build.publish`)."""
     try:
         return marker.read_text(encoding="ascii").strip() or None
     except (OSError, UnicodeDecodeError):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from email.utils import format_datetime
+from functools import partial
 
 import jinja2
 from markupsafe import Markup
 
 from feedpub.feeds import Fragments
+from feedpub.model import Entry
 from feedpub.model import Feed
 from feedpub.model import FeedKind
 from feedpub.model import Overview
@@ -215,12 +217,15 @@ def index_html(overview: Overview, site: Site) -> bytes:
     ).encode("utf-8")
 
 
+def _article(entry: Entry) -> Markup:
+    return Markup(_ARTICLE.render(entry=entry))
+
+
 def feed_html(page: Page, site: Site, fragments: Fragments | None = None) -> bytes:
     """The readable page of one feed document: its entries newest first."""
     fragments = fragments or Fragments()
     title = page.feed.title if page.number is None else f"{page.feed.title}: archive page {page.number}"
-    articles = [fragments.get((entry.id, "html"), lambda entry=entry: Markup(_ARTICLE.render(entry=entry)))
-                for entry in page.entries]
+    articles = [fragments.get((entry.id, "html"), partial(_article, entry)) for entry in page.entries]
     return _FEED.render(
         **_common(site), page=page, title=title, alternates=(page.feed,), articles=articles
     ).encode("utf-8")
@@ -251,9 +256,13 @@ def feeds_opml(overview: Overview, site: Site) -> bytes:
         parent = body if kinds == (FeedKind.ALL,) else ET.SubElement(body, "outline", text=heading)
         for feed in feeds:
             ET.SubElement(
-                parent, "outline", type="rss", text=feed.title, title=feed.title,
-                xmlUrl=site.url(feed_path(feed.key, "rss")), htmlUrl=site.url(feed_path(feed.key, "html")),
+                parent,
+                "outline",
+                type="rss",
+                text=feed.title,
+                title=feed.title,
+                xmlUrl=site.url(feed_path(feed.key, "rss")),
+                htmlUrl=site.url(feed_path(feed.key, "html")),
             )
     ET.indent(opml)
     return bytes(ET.tostring(opml, encoding="utf-8", xml_declaration=True)) + b"\n"
-

@@ -20,15 +20,13 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
-from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from feedpub import checks
 from feedpub.errors import ConfigError
-from feedpub.urls import base_url as parse_base_url
-from feedpub.urls import http_url
 
 #: The settings file's name, looked for at the content folder's root.
 CONFIG_NAME = "feedpub.toml"
@@ -39,8 +37,6 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 #: Content files over this size are refused unread (1 MiB).
 MAX_FILE_BYTES = 1 << 20
 _CURATED_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
-# XML 1.0 forbids these; a title from a setting must not break a feed either.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -159,11 +155,21 @@ class Settings:
     def rendering_key(self) -> str:
         """A digest of the settings that show in documents: when it changes,
         every document is rendered again."""
-        texts = {kind: {name: asdict(text) for name, text in sorted(table.items())}
-                 for kind, table in (("topics", self.topics), ("providers", self.providers))}
+        texts = {
+            kind: {name: asdict(text) for name, text in sorted(table.items())}
+            for kind, table in (("topics", self.topics), ("providers", self.providers))
+        }
         return _digest(
-            self.base_url, self.title, self.description, self.language, self.icon, self.logo,
-            self.hubs, texts, [asdict(f) for f in self.feeds], self.max_items,
+            self.base_url,
+            self.title,
+            self.description,
+            self.language,
+            self.icon,
+            self.logo,
+            self.hubs,
+            texts,
+            [asdict(f) for f in self.feeds],
+            self.max_items,
         )
 
     def cache_control(self) -> str:
@@ -189,141 +195,6 @@ def _digest(*values: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-# -- checks: each turns a raw value into a setting or raises ValueError ---------
-#
-# `textual` is True when the value came from an environment variable (always a
-# string); a value from a TOML file or a Python mapping must have its own type.
-
-
-def _text(value: Any, textual: bool) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string, not {_type_name(value)}")
-    text = " ".join(_XML_FORBIDDEN.sub("", value).split())
-    if not text:
-        raise ValueError("must not be empty")
-    return text
-
-
-def _optional_text(value: Any, textual: bool) -> str:
-    if isinstance(value, str) and not value.strip():
-        return ""
-    return _text(value, textual)
-
-
-def _url(value: Any, textual: bool) -> str:
-    text = _text(value, textual)
-    url = http_url(text)
-    if url is None:
-        raise ValueError(f"{text!r} is not an absolute http(s) URL")
-    return url
-
-
-def _optional_url(value: Any, textual: bool) -> str:
-    if isinstance(value, str) and not value.strip():
-        return ""
-    return _url(value, textual)
-
-
-def _base(value: Any, textual: bool) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string, not {_type_name(value)}")
-    return parse_base_url(value)
-
-
-def _flag(value: Any, textual: bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    if textual:
-        text = str(value).strip().lower()
-        if text in {"1", "true", "yes", "on"}:
-            return True
-        if text in {"", "0", "false", "no", "off"}:
-            return False
-        raise ValueError(f"{value!r} is not a yes/no value")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise ValueError(f"must be true or false, not {_type_name(value)}")
-
-
-def _number(kind: type, low: float, high: float | None = None) -> Callable[[Any, bool], Any]:
-    def check(value: Any, textual: bool) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(f"must be a number, not {_type_name(value)}")
-        if isinstance(value, str) and not textual:
-            raise ValueError(f"must be a number, not a string ({value!r})")
-        if kind is int and isinstance(value, float):
-            raise ValueError(f"must be a whole number, not {value!r}")
-        try:
-            number = kind(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a {'whole ' if kind is int else ''}number") from None
-        if number < low or (high is not None and number > high):
-            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"{value!r} is out of range (must be {bounds})")
-        return number
-
-    return check
-
-
-def _list_of(item: Callable[[Any, bool], Any]) -> Callable[[Any, bool], tuple[Any, ...]]:
-    def check(value: Any, textual: bool) -> tuple[Any, ...]:
-        if textual and isinstance(value, str):
-            value = [part for part in value.split(",") if part.strip()]
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"must be a list, not {_type_name(value)}")
-        return tuple(dict.fromkeys(item(part, textual) for part in value))
-
-    return check
-
-
-def _host(value: Any, textual: bool) -> str:
-    host = _text(value, textual).lower()
-    if not re.fullmatch(r"\.?[a-z0-9.:_\[\]-]+", host):
-        raise ValueError(f"{value!r} is not a host name")
-    return host.strip("[]")
-
-
-def _path(value: Any, textual: bool) -> Path:
-    if isinstance(value, os.PathLike):
-        return Path(value)
-    if not isinstance(value, str):
-        raise ValueError(f"must be a path, not {_type_name(value)}")
-    if not value:
-        raise ValueError("must not be empty")
-    return Path(value)  # as given: a folder may be named "my  news"
-
-
-def _optional_path(value: Any, textual: bool) -> Path | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return _path(value, textual)
-
-
-def _instant(value: Any, textual: bool) -> datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"{value!r} is not an ISO 8601 date-time") from None
-    if not isinstance(value, datetime):
-        raise ValueError(f"must be an ISO 8601 date-time, not {_type_name(value)}")
-    if value.utcoffset() is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    return {str: "a string", int: "a number", float: "a number", list: "a list", dict: "a table"}.get(
-        type(value), type(value).__name__
-    )
-
-
 @dataclass(frozen=True)
 class _Setting:
     check: Callable[[Any, bool], Any]
@@ -333,44 +204,44 @@ class _Setting:
 
 
 _SETTINGS: dict[str, _Setting] = {
-    "content_dir": _Setting(_path, in_file=False),
-    "config": _Setting(_optional_path, in_file=False),
-    "base_url": _Setting(_base),
-    "title": _Setting(_text),
-    "description": _Setting(_text),
-    "language": _Setting(_text),
-    "icon": _Setting(_optional_url),
-    "logo": _Setting(_optional_url),
-    "max_items": _Setting(_number(int, 1, 10_000)),
-    "cache_max_age": _Setting(_number(int, 0)),
-    "stale_while_revalidate": _Setting(_number(int, 0)),
-    "stale_if_error": _Setting(_number(int, 0)),
-    "unpublished": _Setting(_flag, in_file=False),
-    "future": _Setting(_flag),
-    "now": _Setting(_instant, in_file=False),
-    "max_file_size": _Setting(_number(int, 1), in_file=False),
-    "reload_interval": _Setting(_number(float, 0), in_file=False),
-    "proxy_fix": _Setting(_number(int, 0, 10), in_file=False),
-    "trusted_hosts": _Setting(_list_of(_host), in_file=False),
-    "store": _Setting(_optional_path, in_file=False),
-    "cache_dir": _Setting(_path, in_file=False),
-    "no_cache": _Setting(_flag, in_file=False),
-    "hubs": _Setting(_list_of(_url)),
-    "ledger": _Setting(_optional_path),
-    "jobs": _Setting(_number(int, 1, 256), in_file=False),
+    "content_dir": _Setting(checks.path, in_file=False),
+    "config": _Setting(checks.optional_path, in_file=False),
+    "base_url": _Setting(checks.base),
+    "title": _Setting(checks.text),
+    "description": _Setting(checks.text),
+    "language": _Setting(checks.text),
+    "icon": _Setting(checks.optional_url),
+    "logo": _Setting(checks.optional_url),
+    "max_items": _Setting(checks.number(int, 1, 10_000)),
+    "cache_max_age": _Setting(checks.number(int, 0)),
+    "stale_while_revalidate": _Setting(checks.number(int, 0)),
+    "stale_if_error": _Setting(checks.number(int, 0)),
+    "unpublished": _Setting(checks.flag, in_file=False),
+    "future": _Setting(checks.flag),
+    "now": _Setting(checks.instant, in_file=False),
+    "max_file_size": _Setting(checks.number(int, 1), in_file=False),
+    "reload_interval": _Setting(checks.number(float, 0), in_file=False),
+    "proxy_fix": _Setting(checks.number(int, 0, 10), in_file=False),
+    "trusted_hosts": _Setting(checks.list_of(checks.host), in_file=False),
+    "store": _Setting(checks.optional_path, in_file=False),
+    "cache_dir": _Setting(checks.path, in_file=False),
+    "no_cache": _Setting(checks.flag, in_file=False),
+    "hubs": _Setting(checks.list_of(checks.url)),
+    "ledger": _Setting(checks.optional_path),
+    "jobs": _Setting(checks.number(int, 1, 256), in_file=False),
 }
 _TABLES = ("topics", "providers", "feeds")
-_FEED_TEXT_KEYS = {"title": _optional_text, "description": _optional_text}
+_FEED_TEXT_KEYS = {"title": checks.optional_text, "description": checks.optional_text}
 _CURATED_KEYS: dict[str, Callable[[Any, bool], Any]] = {
-    "title": _optional_text,
-    "description": _optional_text,
-    "topics": _list_of(_text),
-    "providers": _list_of(_text),
-    "min_quality": _number(int, 0, 100),
-    "min_heat": _number(int, -1),
-    "categories": _list_of(_text),
-    "types": _list_of(_text),
-    "include_related": _flag,
+    "title": checks.optional_text,
+    "description": checks.optional_text,
+    "topics": checks.list_of(checks.text),
+    "providers": checks.list_of(checks.text),
+    "min_quality": checks.number(int, 0, 100),
+    "min_heat": checks.number(int, -1),
+    "categories": checks.list_of(checks.text),
+    "types": checks.list_of(checks.text),
+    "include_related": checks.flag,
 }
 assert {f.name for f in fields(Settings)} == set(_SETTINGS) | set(_TABLES)
 
@@ -389,8 +260,13 @@ def load(options: Mapping[str, Any] | None = None, environ: Mapping[str, str] | 
     for name, value in options.items():
         # A mapping (create_app's) may give text, as the environment does;
         # only feedpub.toml is held to its values' own types.
-        chosen[name] = _checked(name, _SETTINGS[name].check, value, textual=isinstance(value, str),
-                                source=f"--{name.replace('_', '-')}")
+        chosen[name] = _checked(
+            name,
+            _SETTINGS[name].check,
+            value,
+            textual=isinstance(value, str),
+            source=f"--{name.replace('_', '-')}",
+        )
     for name, setting in _SETTINGS.items():
         variable = f"FEEDPUB_{name.upper()}"
         if name not in chosen and variable in environ:
@@ -427,7 +303,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError(f"TOML syntax error: {message}", path=shown, line=int(match[1]) if match else None) from None
+        raise ConfigError(
+            f"TOML syntax error: {message}", path=shown, line=int(match[1]) if match else None
+        ) from None
     locate = _Locator(text)
 
     def fail(message: str, table: tuple[str, ...], key: str | None) -> ConfigError:
@@ -453,7 +331,9 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 def _read_table(kind: str, value: Any, fail: Callable[..., ConfigError]) -> Any:
     if not isinstance(value, dict):
-        raise fail(f"{kind} must be a table of tables ([{kind}.\"NAME\"]), not {_type_name(value)}", (), kind)
+        raise fail(
+            f'{kind} must be a table of tables ([{kind}."NAME"]), not {checks.type_name(value)}', (), kind
+        )
     keys = _CURATED_KEYS if kind == "feeds" else _FEED_TEXT_KEYS
     checked: dict[str, dict[str, Any]] = {}
     for name, entry in value.items():
@@ -461,16 +341,19 @@ def _read_table(kind: str, value: Any, fail: Callable[..., ConfigError]) -> Any:
         if kind == "feeds" and not _CURATED_NAME.fullmatch(name):
             raise fail(
                 f"feed name {name!r} must be lower-case letters, digits and hyphens (it is the feed's path)",
-                where, None,
+                where,
+                None,
             )
         if not isinstance(entry, dict):
-            raise fail(f"{kind}.{name} must be a table, not {_type_name(entry)}", (kind,), name)
+            raise fail(f"{kind}.{name} must be a table, not {checks.type_name(entry)}", (kind,), name)
         checked[name] = {}
         for key, raw in entry.items():
             check = keys.get(key)
             if check is None:
                 known = ", ".join(sorted(keys))
-                raise fail(f"unknown key {key!r} in [{kind}.{_quoted(name)}] (known keys: {known})", where, key)
+                raise fail(
+                    f"unknown key {key!r} in [{kind}.{_quoted(name)}] (known keys: {known})", where, key
+                )
             try:
                 checked[name][key] = check(raw, False)
             except (ValueError, TypeError) as exc:

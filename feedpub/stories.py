@@ -20,30 +20,31 @@ from dataclasses import field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from feedpub.catalog import Changes
-from feedpub.catalog import Membership
 from feedpub.catalog import State
 from feedpub.catalog import View
-from feedpub.catalog import Writes
 from feedpub.catalog import batches
 from feedpub.catalog import digest
 from feedpub.catalog import digest_text
-from feedpub.catalog import move
-from feedpub.catalog import normal
 from feedpub.catalog import to_datetime
 from feedpub.catalog import to_micros
 from feedpub.ledger import STORY
+from feedpub.members import Changes
+from feedpub.members import Membership
+from feedpub.members import Writes
+from feedpub.members import move
 from feedpub.model import FeedKind
+from feedpub.names import normal
+from feedpub.store import EntryRow
+from feedpub.store import LedgerRow
 from feedpub.store import Store
+from feedpub.store import StoryRow
 from feedpub.store import dumps
 from feedpub.store import loads
-from feedpub.store._tables import EntryRow
-from feedpub.store._tables import LedgerRow
-from feedpub.store._tables import StoryRow
 from feedpub.urlspace import feed_key
 
 #: Most items listed in one story entry, newest first.
 MAX_COVERAGE = 100
+
 
 def derive(store: Store, affected: set[str], view: View, changes: Changes) -> None:
     """Settle the stories of the `affected` entries (canonical URLs): whole
@@ -151,7 +152,9 @@ def _choose_ids(
         minted = {_mint_for(rows[c]) for c in members}
         lead_tag = ledger[lead].story if lead in ledger else ""
 
-        def rank(tag: str) -> tuple[int, int, str]:
+        def rank(
+            tag: str, minted: set[str] = minted, lead_tag: str = lead_tag, recorded: Counter[str] = recorded
+        ) -> tuple[int, int, str]:
             return (0 if tag in minted else 1 if tag == lead_tag else 2, -recorded[tag], tag)
 
         best = min(recorded, key=rank) if recorded else ""
@@ -180,7 +183,11 @@ def mint(lead_id: str, day: str) -> str:
     """A story's ``tag:`` URI (RFC 4151) from its lead's id and publication
     day: ``tag:example.com,2024-05-01:story/path?query``."""
     parts = urlsplit(lead_id)
-    specific = parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    specific = (
+        parts.path
+        + (f"?{parts.query}" if parts.query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
     return f"tag:{parts.hostname},{day}:story{specific}"
 
 
@@ -198,15 +205,22 @@ class _TopicSlugs:
 
 
 def _story(
-    story_id: str, members: list[str], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow],
-    known: LedgerRow | None, view: View, topic_slug: _TopicSlugs, settled: _Settled,
+    story_id: str,
+    members: list[str],
+    rows: dict[str, EntryRow],
+    ledger: dict[str, LedgerRow],
+    known: LedgerRow | None,
+    view: View,
+    topic_slug: _TopicSlugs,
+    settled: _Settled,
 ) -> StoryRow:
     datas = {c: loads(rows[c].data) for c in members}
     lead = rows[_lead(members, rows)]
     data = datas[lead.canonical]
     ordered = sorted(members, key=lambda c: (-int(rows[c].published or 0), rows[c].id or c))
     coverage = [
-        [datas[c]["url"], datas[c]["title"], datas[c]["provider"][0], rows[c].published] for c in ordered[:MAX_COVERAGE]
+        [datas[c]["url"], datas[c]["title"], datas[c]["provider"][0], rows[c].published]
+        for c in ordered[:MAX_COVERAGE]
     ]
     topics = sorted({topic for c in members for topic in datas[c]["topics"]})
     coverage_hash = digest(sorted(str(rows[c].id) for c in members))
@@ -214,23 +228,37 @@ def _story(
         since = "-"
     else:
         since = known.updated if known.hash == coverage_hash else view.now_text
-    line = LedgerRow(story_id, story_id, STORY, STORY, STORY, STORY, coverage_hash,
-                     since, story_id)
+    line = LedgerRow(story_id, story_id, STORY, STORY, STORY, STORY, coverage_hash, since, story_id)
     if line != known:
         settled.lines.append(line)
     settled.entry_stories += [(story_id, c) for c in members if rows[c].story != story_id]
-    settled.line_stories += [(story_id, ledger[c].id) for c in members if c in ledger and ledger[c].story != story_id]
+    settled.line_stories += [
+        (story_id, ledger[c].id) for c in members if c in ledger and ledger[c].story != story_id
+    ]
     updated = max(int(rows[c].updated or 0) for c in members)
     if since != "-":
         updated = max(updated, to_micros(datetime.fromisoformat(since)))
     story_data = {
-        "url": data.get("url"), "title": data.get("title"), "provider": data.get("provider"),
-        "provider_feed": data.get("provider_feed"), "excerpt": data.get("excerpt"), "images": data.get("images"),
-        "topics": topics, "coverage": coverage, "body": "", "related": [],
+        "url": data.get("url"),
+        "title": data.get("title"),
+        "provider": data.get("provider"),
+        "provider_feed": data.get("provider_feed"),
+        "excerpt": data.get("excerpt"),
+        "images": data.get("images"),
+        "topics": topics,
+        "coverage": coverage,
+        "body": "",
+        "related": [],
     }
     feeds = [feed_key(FeedKind.STORIES)] + [feed_key(FeedKind.TOPIC_STORIES, topic_slug(t)) for t in topics]
     published = int(lead.published or 0)
     data_text = dumps(story_data)
-    return StoryRow(story_id, published, updated, coverage_hash,
-                    digest_text(f"{story_id}\n{published}\n{updated}\n{data_text}"), sorted(feeds), data_text)
-
+    return StoryRow(
+        story_id,
+        published,
+        updated,
+        coverage_hash,
+        digest_text(f"{story_id}\n{published}\n{updated}\n{data_text}"),
+        sorted(feeds),
+        data_text,
+    )

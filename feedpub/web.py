@@ -80,7 +80,9 @@ def _log_to_stderr() -> None:
     logger = logging.getLogger("feedpub")
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [feedpub] %(levelname)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("[%(asctime)s] [%(process)d] [feedpub] %(levelname)s %(message)s")
+        )
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 
@@ -173,9 +175,9 @@ class DocumentServer:
         accept = environ.get("HTTP_ACCEPT_ENCODING", "")
         gzipped = "gzip" in accept and _accepts_gzip(accept)
         etag = f'"{served.etag}-gzip"' if gzipped else f'"{served.etag}"'
-        if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
-            environ, etag=etag.strip('"'), last_modified=_last_modified(served)
-        ):
+        if (
+            "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
+        ) and not is_resource_modified(environ, etag=etag.strip('"'), last_modified=_last_modified(served)):
             start_response("304 Not Modified", [*not_modified, ("ETag", etag), *self._date_bound(served)])
             return []
         headers = packed if gzipped else plain
@@ -195,9 +197,19 @@ class DocumentServer:
             links.append(f'<{base}{ref.path}>; rel="self"')
             common.append(("Link", ", ".join(links)))
         content_type = ("Content-Type", f"{ref.media_type}; charset=utf-8")
-        plain = [*common, content_type, ("ETag", f'"{served.etag}"'), ("Content-Length", str(len(served.body)))]
-        packed = [*common, content_type, ("Content-Encoding", "gzip"), ("ETag", f'"{served.etag}-gzip"'),
-                  ("Content-Length", str(len(served.gzipped)))]
+        plain = [
+            *common,
+            content_type,
+            ("ETag", f'"{served.etag}"'),
+            ("Content-Length", str(len(served.body))),
+        ]
+        packed = [
+            *common,
+            content_type,
+            ("Content-Encoding", "gzip"),
+            ("ETag", f'"{served.etag}-gzip"'),
+            ("Content-Length", str(len(served.gzipped))),
+        ]
         return plain, packed, common
 
     @staticmethod
@@ -244,7 +256,11 @@ def _not_found_page(error: NotFound) -> tuple[bytes, int, dict[str, str]]:
     live = get_live()
     base = request_base(request.environ, live.settings)
     if base is None:
-        return _UNTRUSTED_HOST, 400, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+        return (
+            _UNTRUSTED_HOST,
+            400,
+            {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
+        )
     body = pages.not_found_html(request.path, live.feeds(), live.site(base))
     return body, 404, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "public, max-age=60"}
 

@@ -44,7 +44,9 @@ def ping(hub: str, url: str, *, timeout: float = TIMEOUT) -> str | None:
     """One publish ping; None on success (a 2xx answer), else why not."""
     data = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": url}).encode("ascii")
     request = urllib.request.Request(
-        hub, data=data, method="POST",
+        hub,
+        data=data,
+        method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "feedpub"},
     )
     try:
@@ -69,8 +71,9 @@ def _ping_with_retries(hub: str, url: str, attempts: int, backoff: float) -> Fai
     return Failure(hub, url, reason or "unknown")
 
 
-def ping_all(hubs: Iterable[str], urls: Iterable[str], *, attempts: int = ATTEMPTS,
-             backoff: float = FIRST_BACKOFF) -> list[Failure]:
+def ping_all(
+    hubs: Iterable[str], urls: Iterable[str], *, attempts: int = ATTEMPTS, backoff: float = FIRST_BACKOFF
+) -> list[Failure]:
     """Ping every hub for every URL, in parallel threads, and wait; the
     pings that failed (``build --ping``)."""
     jobs = [(hub, url) for hub in hubs for url in urls]
@@ -112,8 +115,9 @@ class Pinger:
                     pending.put(url)
                 thread = self._threads.get(hub)
                 if thread is None or not thread.is_alive():
-                    thread = threading.Thread(target=self._run, args=(hub, pending), name="feedpub-websub",
-                                              daemon=True)
+                    thread = threading.Thread(
+                        target=self._run, args=(hub, pending), name="feedpub-websub", daemon=True
+                    )
                     self._threads[hub] = thread
                     thread.start()
 

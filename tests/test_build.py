@@ -28,11 +28,12 @@ import lxml.html
 import pytest
 from click.testing import Result
 
+from feedpub import loading
 from feedpub import settings as settings_module
-from feedpub import site
 from feedpub import urlspace
+from feedpub.build import Publication
+from feedpub.build import publish
 from feedpub.site import Pipeline
-from feedpub.site import Publication
 from feedpub.site import Refresh
 
 BASE_URL = "https://feeds.example.org"
@@ -79,7 +80,7 @@ def site_build(tmp_path: Path) -> Callable[..., tuple[Refresh, Publication]]:
                   "store": tmp_path / "store.sqlite3", **options}
         pipeline = Pipeline(settings_module.load(chosen, environ={}))
         try:
-            return pipeline.refresh(), site.publish(pipeline, out, gzipped=gzipped)
+            return pipeline.refresh(), publish(pipeline, out, gzipped=gzipped)
         finally:
             pipeline.close()
 
@@ -265,7 +266,7 @@ def test_a_parallel_build_equals_a_serial_build(
 ) -> None:
     # Lower the threshold so that a small corpus is parsed in parallel too
     # (rendering goes parallel from 64 documents, which this corpus has).
-    monkeypatch.setattr(site, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(loading, "PARALLEL_FROM", 2)
     write_many(write_article, 30)
     (content_dir / "broken.md").write_text("---\ntitle: [\n---\n")
     results = {

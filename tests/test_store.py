@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from feedpub import settings as settings_module
+from feedpub.build import publish
 from feedpub.site import Pipeline
-from feedpub.site import publish
 
 BASE_URL = "https://feeds.example.org"
 #: Every build of this module is made as at this instant, so that two builds

@@ -51,7 +51,9 @@ def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def read(root: Path, relpath: str, max_bytes: int, known: bytes | None = None) -> tuple[bytes, ParsedFile | None]:
+def read(
+    root: Path, relpath: str, max_bytes: int, known: bytes | None = None
+) -> tuple[bytes, ParsedFile | None]:
     """Read and parse one file: its digest and what it gave, or None for the
     latter when the digest equals `known` (nothing to parse again). Any
     failure to read becomes a problem."""

@@ -97,7 +97,9 @@ class FieldReader:
                     raise ContentError(f"must be a mapping of fields, not {type_name(value)}", field=field)
                 found.append(self.item(value, field + "."))
                 if value.get("related"):
-                    self.warn(field + ".related", "a related item cannot have related items of its own; ignored")
+                    self.warn(
+                        field + ".related", "a related item cannot have related items of its own; ignored"
+                    )
             except ContentError as error:
                 error.args = (f"{error.args[0]} (this related item is left out)",)
                 self.diagnostics.refuse_item(error, field)
@@ -292,8 +294,6 @@ class FieldReader:
         return value
 
 
-
 def _key(field: str) -> str:
     """The last key of a field path: ``related[2].title`` → ``title``."""
     return field.rsplit(".", 1)[-1]
-

@@ -51,8 +51,11 @@ class Scan:
         """The folder's files and signatures as bytes: equal listings mean
         no file of the folder was added, removed or touched."""
         return b"".join(
-            found.path.encode("utf-8", "surrogateescape") + b"\0" + found.signature
-            + (found.refusal or "").encode() + b"\n"
+            found.path.encode("utf-8", "surrogateescape")
+            + b"\0"
+            + found.signature
+            + (found.refusal or "").encode()
+            + b"\n"
             for found in self.folders[folder]
         )
 
@@ -109,7 +112,9 @@ def _examine(entry: os.DirEntry[str], relpath: str, real_root: Path) -> FoundFil
         if entry.is_symlink():
             target = Path(entry.path).resolve(strict=True)
             if not target.is_relative_to(real_root):
-                return FoundFile(relpath, _sign(info), "symbolic link leads outside the content folder; refused")
+                return FoundFile(
+                    relpath, _sign(info), "symbolic link leads outside the content folder; refused"
+                )
             info = target.stat()
     except RuntimeError:  # Python 3.11's resolve() on a loop; its text holds the absolute path
         return FoundFile(relpath, b"", "cannot read file: symbolic link loop")

@@ -23,21 +23,41 @@ from pathlib import Path
 from typing import Any
 
 from feedpub.errors import StoreError
+from feedpub.store._content import Files
+from feedpub.store._content import ItemRow
+from feedpub.store._content import Items
+from feedpub.store._derived import Entries
+from feedpub.store._derived import EntryRow
+from feedpub.store._derived import FeedRow
+from feedpub.store._derived import Members
+from feedpub.store._derived import NameRow
+from feedpub.store._derived import Names
+from feedpub.store._derived import Stories
+from feedpub.store._derived import StoryRow
+from feedpub.store._records import DocumentRow
+from feedpub.store._records import Documents
+from feedpub.store._records import Ledger
+from feedpub.store._records import LedgerRow
 from feedpub.store._schema import APPLICATION_ID
 from feedpub.store._schema import SCHEMA
 from feedpub.store._schema import SCHEMA_VERSION
-from feedpub.store._tables import Documents
-from feedpub.store._tables import Entries
-from feedpub.store._tables import Files
-from feedpub.store._tables import Items
-from feedpub.store._tables import Ledger
-from feedpub.store._tables import Members
-from feedpub.store._tables import Names
-from feedpub.store._tables import Stories
 from feedpub.store._tables import dumps
 from feedpub.store._tables import loads
 
-__all__ = ["Store", "StoreLock", "code_version", "dumps", "loads"]
+__all__ = [
+    "DocumentRow",
+    "EntryRow",
+    "FeedRow",
+    "ItemRow",
+    "LedgerRow",
+    "NameRow",
+    "Store",
+    "StoreLock",
+    "StoryRow",
+    "code_version",
+    "dumps",
+    "loads",
+]
 
 
 def code_version() -> str:
@@ -90,7 +110,9 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the store's folder {str(path.parent)!r}: {exc.strerror}") from None
+            raise StoreError(
+                f"cannot create the store's folder {str(path.parent)!r}: {exc.strerror}"
+            ) from None
         # Two workers starting at once must not both create the store (the
         # second would find the first's half-made tables and set them aside).
         opening = StoreLock(path, "open")
@@ -210,7 +232,7 @@ def _is_current(connection: sqlite3.Connection) -> bool:
 
 
 def _is_empty(connection: sqlite3.Connection) -> bool:
-    return connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    return bool(connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0)
 
 
 def _create(connection: sqlite3.Connection) -> None:
