@@ -28,12 +28,15 @@ and ``\\\\``. A missing ledger starts empty; a corrupt one is an error
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from feedpub.errors import LedgerError
 from feedpub.store import LedgerRow
@@ -128,10 +131,8 @@ def _row(line: str, number: int, path: Path) -> LedgerRow:
 
 
 def text(rows: Iterable[LedgerRow]) -> str:
-    """The ledger file's text for `rows` (sorted by id)."""
-    lines = [_line(row) for row in rows]
-    lines.sort()
-    return HEADER + "".join(line + "\n" for line in lines)
+    """The ledger file's text for `rows`, in any order (lines are sorted)."""
+    return HEADER + "".join(line + "\n" for line in sorted(_line(row) for row in rows))
 
 
 def _line(row: LedgerRow) -> str:
@@ -140,36 +141,66 @@ def _line(row: LedgerRow) -> str:
 
 def write(path: Path, rows: Iterable[LedgerRow]) -> None:
     """Write the ledger atomically (a temporary file beside it, then a
-    rename); raises `OSError` when the folder is read-only."""
-    _replace(path, text(rows).encode("utf-8"))
+    rename), from `rows` sorted by id (as the store gives them: ids hold no
+    character an escape would move), a line at a time; raises `OSError` when
+    the folder is read-only."""
+
+    def fill(stream: BinaryIO) -> None:
+        stream.write(HEADER.encode())
+        for row in rows:
+            stream.write((_line(row) + "\n").encode("utf-8"))
+
+    _replace(path, fill)
 
 
 def update(path: Path, changes: dict[str, LedgerRow | None]) -> None:
     """Write the ledger at `path` with the lines of the ids in `changes`
     replaced (None: removed, or added when new), the rest copied as they
-    are: on a large site, rewriting every line would cost more than the
-    whole rest of a one-file rebuild. The file must be one this module
-    wrote (sorted lines)."""
-    data = path.read_bytes()
-    start = 0
-    while data.startswith(b"#", start):  # the header's comment lines
-        start = data.find(b"\n", start) + 1
-    cuts: list[tuple[int, int, bytes]] = []
-    for entry_id in sorted(changes):
-        key = _escape(entry_id).encode("utf-8")
-        begin, found = _find(data, start, key)
-        end = data.find(b"\n", begin) + 1 if found else begin
-        row = changes[entry_id]
-        cuts.append((begin, end, (_line(row) + "\n").encode("utf-8") if row is not None else b""))
-    parts, position = [], 0
-    for begin, end, replacement in cuts:
-        parts += [data[position:begin], replacement]
-        position = end
-    parts.append(data[position:])
-    _replace(path, b"".join(parts))
+    are, by the kernel: on a large site, rewriting every line would cost
+    more than the whole rest of a one-file rebuild. The file must be one
+    this module wrote (sorted lines)."""
+    with path.open("rb") as source, mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        start = 0
+        while data[start : start + 1] == b"#":  # the header's comment lines
+            start = data.find(b"\n", start) + 1
+        cuts: list[tuple[int, int, bytes]] = []
+        for entry_id in sorted(changes):
+            key = _escape(entry_id).encode("utf-8")
+            begin, found = _find(data, start, key)
+            end = data.find(b"\n", begin) + 1 if found else begin
+            row = changes[entry_id]
+            cuts.append((begin, end, (_line(row) + "\n").encode("utf-8") if row is not None else b""))
+
+        def fill(stream: BinaryIO) -> None:
+            position = 0
+            for begin, end, replacement in cuts:
+                _copy(source, stream, position, begin - position)
+                stream.write(replacement)
+                position = end
+            _copy(source, stream, position, len(data) - position)
+
+        _replace(path, fill)
 
 
-def _find(data: bytes, start: int, key: bytes) -> tuple[int, bool]:
+def _copy(source: BinaryIO, target: BinaryIO, offset: int, count: int) -> None:
+    """Copy `count` bytes of `source` from `offset` to the end of `target`."""
+    target.flush()
+    while count > 0:
+        try:
+            copied = os.copy_file_range(source.fileno(), target.fileno(), count, offset)
+        except OSError:  # a file system that cannot: copy through memory, a block at a time
+            source.seek(offset)
+            block = source.read(min(count, 1 << 20))
+            target.write(block)
+            target.flush()
+            copied = len(block)
+        if copied == 0:
+            raise OSError("the id ledger changed while it was being updated")
+        offset += copied
+        count -= copied
+
+
+def _find(data: bytes | mmap.mmap, start: int, key: bytes) -> tuple[int, bool]:
     """Where the line of id `key` starts among the sorted lines from `start`
     (or where it would go), and whether it is there: a binary search on byte
     offsets, so that the file is never split into lines."""
@@ -185,11 +216,11 @@ def _find(data: bytes, start: int, key: bytes) -> tuple[int, bool]:
     return low, tab >= 0 and data[low:tab] == key
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Path, fill: Callable[[BinaryIO], None]) -> None:
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".feedpub-ids-")
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            fill(stream)
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:

@@ -41,7 +41,10 @@ def map_chunks(
     pickling, so it may be large (a whole catalog).
     """
     if jobs <= 1 or len(items) < 2 or not can_fork():
-        yield from function(list(items), shared)
+        # In chunks, so that the caller takes results in as they come.
+        step = max(1, min(len(items), 256))
+        for start in range(0, len(items), step):
+            yield from function(list(items[start : start + step]), shared)
         return
     global _shared
     # This process does a share of its own rather than wait: its results

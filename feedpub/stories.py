@@ -48,25 +48,66 @@ MAX_COVERAGE = 100
 
 def derive(store: Store, affected: set[str], view: View, changes: Changes) -> None:
     """Settle the stories of the `affected` entries (canonical URLs): whole
-    stories, as an edit can join two or split one."""
-    rows = store.entries.get(affected)
-    old_ids = {row.story for row in rows.values() if row.story} | changes.left_stories
+    stories, as an edit can join two or split one.
+
+    In two passes over bounded batches, so that memory follows the batch,
+    not the archive: which entries form each story and which id it wants
+    (light rows); then, ids settled for all at once, each story's data."""
+    old_ids = store.entries.stories_of(affected) | changes.left_stories
     involved = set(affected) | store.entries.of_stories(old_ids)
-    components, rows = _components(store, involved, view)
-    old_stories = store.stories.get(old_ids)
-    ledger = store.ledger.by_canonicals(rows)
-    chosen = _choose_ids(components, rows, ledger, store)
-    lines = {i: r for i, r in store.ledger.by_ids(chosen).items() if r.origin == STORY}
+    wanted: list[_Want] = []
+    walked: set[str] = set()
+    for batch in batches(sorted(involved)):
+        start = set(batch) - walked
+        if not start:
+            continue
+        components, rows = _components(store, start, view)
+        walked |= rows.keys()
+        wanted += _wants(components, rows, store.ledger.by_canonicals(rows))
+    chosen = _choose_ids(wanted, store)
+    old_stories = store.stories.get(old_ids, data=False)
     names = _TopicSlugs(store)
-    writes, settled = Writes(), _Settled()
+    pending: list[tuple[str, list[str]]] = []
+    size = 0
     for story_id, members in sorted(chosen.items()):
+        pending.append((story_id, members))
+        size += len(members)
+        if size >= _BATCH_MEMBERS:
+            _settle(store, pending, old_stories, view, names, changes)
+            pending, size = [], 0
+    _settle(store, pending, old_stories, view, names, changes)
+    writes = Writes()
+    for old in old_stories.values():
+        store.stories.drop(old.id)
+        move(store, changes, _membership(old), None, writes)
+    writes.flush(store)
+
+
+#: Members of the stories settled in one go (their rows are in memory).
+_BATCH_MEMBERS = 2000
+
+
+def _settle(
+    store: Store,
+    pending: list[tuple[str, list[str]]],
+    old_stories: dict[str, StoryRow],
+    view: View,
+    names: _TopicSlugs,
+    changes: Changes,
+) -> None:
+    """Build and write the stories of one batch, and move their members."""
+    if not pending:
+        return
+    canonicals = [c for _, members in pending for c in members]
+    rows = store.entries.get(canonicals)
+    ledger = store.ledger.by_canonicals(canonicals)
+    lines = {i: r for i, r in store.ledger.by_ids(tag for tag, _ in pending).items() if r.origin == STORY}
+    writes, settled = Writes(), _Settled()
+    for story_id, members in pending:
         new = _story(story_id, members, rows, ledger, lines.get(story_id), view, names, settled)
         old = old_stories.pop(story_id, None)
         settled.stories.append(new)
         move(store, changes, _membership(old), _membership(new), writes)
-    for old in old_stories.values():
-        store.stories.drop(old.id)
-        move(store, changes, _membership(old), None, writes)
     store.stories.put_many(settled.stories)
     store.entries.set_stories(settled.entry_stories)
     writes.ledger = settled.lines
@@ -108,7 +149,9 @@ def _components(store: Store, start: set[str], view: View) -> tuple[list[list[st
     seen_paths: set[str] = set()
     frontier = set(start)
     while frontier:
-        found = {c: r for c, r in store.entries.get(frontier).items() if r.state == State.PUBLISHED}
+        found = {
+            c: r for c, r in store.entries.get(frontier, data=False).items() if r.state == State.PUBLISHED
+        }
         rows.update(found)
         for canonical in found:
             parent.setdefault(canonical, canonical)
@@ -116,7 +159,7 @@ def _components(store: Store, start: set[str], view: View) -> tuple[list[list[st
         seen_paths |= paths
         frontier = set()
         for batch in batches(sorted(paths)):
-            for items in store.items.of_paths(batch).values():
+            for items in store.items.of_paths(batch, data=False).values():
                 shown = [item.canonical for item in items if view.shows(item)]
                 for canonical in shown:
                     if canonical not in parent:
@@ -136,16 +179,28 @@ def _lead(members: list[str], rows: dict[str, EntryRow]) -> str:
     return min(articles, key=lambda c: (rows[c].published or 0, rows[c].id or c))
 
 
-def _choose_ids(
-    components: list[list[str]], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow], store: Store
-) -> dict[str, list[str]]:
-    """Each story's id: one its entries were recorded with, else a new one
-    minted from its lead. Among recorded ids, the one minted from an entry
-    of the story comes first, then its lead's, then the one most of its
-    entries have (ties: the smallest); so a story split in two keeps its id
-    in the part holding the entry the id was minted from, and the other part
-    gets a new one."""
-    wanted: list[tuple[tuple[int, int, str], str, list[str]]] = []
+@dataclass(frozen=True)
+class _Want:
+    """One story as the first pass found it, and the id it would keep."""
+
+    #: Sort key: the better claim to `tag` first (see `_wants`).
+    rank: tuple[int, int, str]
+    tag: str
+    members: list[str]
+    #: The id a new one would be minted with (from the lead).
+    minted: str
+    #: Every id its entries were recorded with.
+    recorded: frozenset[str]
+
+
+def _wants(
+    components: list[list[str]], rows: dict[str, EntryRow], ledger: dict[str, LedgerRow]
+) -> list[_Want]:
+    """Which id each story wants: one its entries were recorded with, the
+    one minted from an entry of the story first, then its lead's, then the
+    one most of its entries have (ties: the smallest); none if none was
+    recorded."""
+    found = []
     for members in components:
         lead = _lead(members, rows)
         recorded = Counter(ledger[c].story for c in members if c in ledger and ledger[c].story)
@@ -158,25 +213,33 @@ def _choose_ids(
             return (0 if tag in minted else 1 if tag == lead_tag else 2, -recorded[tag], tag)
 
         best = min(recorded, key=rank) if recorded else ""
-        wanted.append((rank(best) if best else (3, 0, ""), best, members))
+        found.append(
+            _Want(
+                rank(best) if best else (3, 0, ""), best, members, _mint_for(rows[lead]), frozenset(recorded)
+            )
+        )
+    return found
+
+
+def _choose_ids(wanted: list[_Want], store: Store) -> dict[str, list[str]]:
+    """Each story's id: the one it wants, unless a story with a better claim
+    took it (a story split in two keeps its id in the part holding the entry
+    the id was minted from); else a new one, minted from its lead."""
     chosen: dict[str, list[str]] = {}
-    for _, tag, members in sorted(wanted, key=lambda w: (w[0], w[2])):
+    for want in sorted(wanted, key=lambda w: (w.rank, w.members)):
+        tag = want.tag
         if not tag or tag in chosen:
-            tag = base = _mint_for(rows[_lead(members, rows)])
+            tag = want.minted
             number = 1
-            while tag in chosen or (store.ledger.has_id(tag) and tag not in _recorded_tags(members, ledger)):
+            while tag in chosen or (store.ledger.has_id(tag) and tag not in want.recorded):
                 number += 1
-                tag = f"{base}#{number}"
-        chosen[tag] = members
+                tag = f"{want.minted}#{number}"
+        chosen[tag] = want.members
     return chosen
 
 
 def _mint_for(row: EntryRow) -> str:
     return mint(str(row.id), to_datetime(int(row.published or 0)).strftime("%Y-%m-%d"))
-
-
-def _recorded_tags(members: list[str], ledger: dict[str, LedgerRow]) -> set[str]:
-    return {ledger[c].story for c in members if c in ledger}
 
 
 def mint(lead_id: str, day: str) -> str:

@@ -70,7 +70,7 @@ _ITEM_COLUMNS = "path, position, canonical, published, shown_from, draft, data"
 
 
 def _item(row: tuple[Any, ...]) -> ItemRow:
-    return ItemRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), json.loads(row[6]))
+    return ItemRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), json.loads(row[6]) if row[6] else {})
 
 
 class Items(Table):
@@ -103,12 +103,13 @@ class Items(Table):
             self.db.execute("DELETE FROM items WHERE path = ?", (path,))
         return old
 
-    def of_paths(self, paths: Iterable[str]) -> dict[str, list[ItemRow]]:
+    def of_paths(self, paths: Iterable[str], *, data: bool = True) -> dict[str, list[ItemRow]]:
+        """The items of the files at `paths`; without `data`, with empty data
+        (lighter: which URLs each file shows)."""
+        columns = _ITEM_COLUMNS if data else _ITEM_COLUMNS.replace(", data", ", NULL")
         found: dict[str, list[ItemRow]] = {}
         for batch in chunks(paths):
-            query = (
-                f"SELECT {_ITEM_COLUMNS} FROM items WHERE path IN ({marks(batch)}) ORDER BY path, position"
-            )
+            query = f"SELECT {columns} FROM items WHERE path IN ({marks(batch)}) ORDER BY path, position"
             for row in self.db.execute(query, batch):
                 item = _item(row)
                 found.setdefault(item.path, []).append(item)

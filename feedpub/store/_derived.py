@@ -91,10 +91,13 @@ def _entry_values(row: EntryRow) -> tuple[Any, ...]:
 
 
 class Entries(Table):
-    def get(self, canonicals: Iterable[str]) -> dict[str, EntryRow]:
+    def get(self, canonicals: Iterable[str], *, data: bool = True) -> dict[str, EntryRow]:
+        """The rows of `canonicals`; without `data`, with no renderer's data
+        (lighter, for walking stories)."""
+        columns = _ENTRY_COLUMNS if data else _ENTRY_COLUMNS.replace("data,", "NULL,")
         found = {}
         for batch in chunks(canonicals):
-            query = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE canonical IN ({marks(batch)})"
+            query = f"SELECT {columns} FROM entries WHERE canonical IN ({marks(batch)})"
             for row in self.db.execute(query, batch):
                 entry = _entry(row)
                 found[entry.canonical] = entry
@@ -129,6 +132,17 @@ class Entries(Table):
     def id_taken(self, id: str) -> bool:
         return self.db.execute("SELECT 1 FROM entries WHERE id = ?", (id,)).fetchone() is not None
 
+    def stories_of(self, canonicals: Iterable[str]) -> set[str]:
+        """The stories the entries of `canonicals` are in."""
+        found: set[str] = set()
+        for batch in chunks(canonicals):
+            query = (
+                "SELECT DISTINCT story FROM entries WHERE story IS NOT NULL"
+                f" AND canonical IN ({marks(batch)})"
+            )
+            found.update(row[0] for row in self.db.execute(query, batch))
+        return found
+
     def of_stories(self, stories: Iterable[str]) -> set[str]:
         found: set[str] = set()
         for batch in chunks(stories):
@@ -161,14 +175,15 @@ _STORY_COLUMNS = "id, published, updated, hash, shown_hash, feeds, data"
 
 
 class Stories(Table):
-    def get(self, ids: Iterable[str]) -> dict[str, StoryRow]:
+    def get(self, ids: Iterable[str], *, data: bool = True) -> dict[str, StoryRow]:
+        columns = _STORY_COLUMNS if data else _STORY_COLUMNS.replace(", data", ", NULL")
         found = {}
         for batch in chunks(ids):
-            query = f"SELECT {_STORY_COLUMNS} FROM stories WHERE id IN ({marks(batch)})"
+            query = f"SELECT {columns} FROM stories WHERE id IN ({marks(batch)})"
             for row in self.db.execute(query, batch):
-                story_id, published, updated, digest, shown, feeds, data = row
+                story_id, published, updated, digest, shown, feeds, text = row
                 found[story_id] = StoryRow(
-                    story_id, published, updated, digest, shown, json.loads(feeds), data
+                    story_id, published, updated, digest, shown, json.loads(feeds), text
                 )
         return found
 
