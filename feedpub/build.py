@@ -46,44 +46,58 @@ def publish(pipeline: Pipeline, out: Path, *, gzipped: bool = False) -> Publicat
 
 
 def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
-    """Write into `out` every document it does not hold as the store has it:
-    the marked ones, and any the folder lacks (a new folder, a deleted
-    file); remove the files of documents that left the URL space.
+    """Write into `out` every document it does not hold as the store has it,
+    and remove the files of documents that left the URL space.
 
-    The store records what it wrote into `out`, and leaves a token in a
-    marker file of the folder beside the stores (``outputs/`` in the cache
-    folder, one per output folder): when another store wrote the folder since
-    (a preview with ``--unpublished``, other settings), the token differs and
-    every document is compared, every stale file removed. (Not in `out`: a
-    build writes nothing there but the URL space.)"""
+    The work follows what changed since the last publication into `out`,
+    not the size of the URL space: the documents whose version moved since,
+    and the files of folders whose modification time moved (a deleted file).
+    Everything is compared, and every stale file removed, for a new folder,
+    gzip forms wanted or not any more, and when another store wrote the
+    folder since (a preview with ``--unpublished``, other settings): the
+    store leaves a token in a marker file beside the stores (``outputs/`` in
+    the cache folder; not in `out`, where a build writes nothing but the URL
+    space), and that token then differs."""
     store = pipeline.store
     real_out = output.prepare(out)
     key = str(real_out)
-    record = store.documents.outputs(key)
-    etags = store.documents.etags()
     mode_key = f"out:{key}"
-    # [gzip forms?, finished?, token] of the last build into `out` from this store
-    state = store.get(mode_key) or [None, False, None]
-    token = state[2] or secrets.token_hex(8)
-    # A new folder, another writer since, gzip forms (not) wanted any more: write all.
+    state = store.get(mode_key) or {}
+    token = state.get("token") or secrets.token_hex(8)
     marker = _marker(pipeline.settings, real_out)
-    rewrite = not record or state[0] != gzipped or marker is None or output.read_token(marker) != state[2]
-    # ... and a build killed midway may have left temporary files and stale feeds.
-    sweep = rewrite or not state[1]
-    refs = pipeline.all_documents()
-    wanted = {ref.path for ref in refs}
-    present = output.survey(out)
+    rewrite = (
+        not state
+        or state.get("gzip") != gzipped
+        or marker is None
+        or output.read_token(marker) != token
+        or not store.documents.outputs_of(key, [urlspace.INDEX_PATH])
+    )
+    # A build killed midway may have left temporary files and stale feeds.
+    sweep = rewrite or not state.get("finished")
+    folders: dict[str, int] = state.get("folders", {})
+    missing: set[str] = set()
+    if rewrite:
+        refs = pipeline.all_documents()
+        candidates = {ref.path for ref in refs}
+        removed: set[str] = set(store.documents.outputs(key)) - candidates
+    else:
+        changed = store.documents.changes_since(int(state.get("version", 0)))
+        removed = {path for path, gone in changed.items() if gone}
+        missing = _missing(pipeline, out, folders, gzipped)
+        candidates = (set(changed) - removed) | missing
+        refs = [ref for ref in map(urlspace.parse, sorted(candidates)) if ref is not None]
+    etags = store.documents.etags_of(candidates)
+    record = store.documents.outputs_of(key, candidates)
     todo = [
         ref
         for ref in refs
         if rewrite
+        or ref.path in missing
         or etags.get(ref.path) is None
-        or record.get(ref.path) != etags.get(ref.path)
-        or ref.path not in present
-        or (gzipped and ref.path + output.GZIP_SUFFIX not in present)
+        or record.get(ref.path) != etags[ref.path]
     ]
     with store.transaction():
-        store.put(mode_key, [gzipped, False, token])
+        store.put(mode_key, {**state, "gzip": gzipped, "finished": False, "token": token})
     report = Publication()
     written: list[tuple[str, str, int | None, str]] = []
     jobs = pipeline.settings.jobs if len(todo) >= 64 else 1
@@ -97,21 +111,58 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
                 report.changed_feeds.append(path)
         else:
             report.unchanged += 1
-    report.unchanged += len(refs) - len(todo)
-    gone = [path for path in record if path not in wanted]
+    report.unchanged += pipeline.document_count() - len(todo)
+    gone = sorted(removed)
     report.removed = output.remove(out, gone)
     if sweep:
-        report.removed += output.sweep(out, wanted)
+        report.removed += output.sweep(out, {ref.path for ref in pipeline.all_documents()})
+    touched = {str(Path(urlspace.file_name(path)).parent) for path in [*candidates, *gone]}
+    if rewrite:
+        folders = {}
+    version = store.version
     with store.transaction():
         for path, etag, updated, keys in written:
             if etags.get(path) != etag:
                 store.documents.rendered(path, etag, updated, keys, None, None)
         store.documents.put_outputs(key, [(path, etag) for path, etag, _, _ in written])
         store.documents.drop_outputs(key, gone)
-        store.put(mode_key, [gzipped, True, token])
+        folders = _folder_times(out, folders.keys() | touched)
+        store.put(
+            mode_key,
+            {"gzip": gzipped, "finished": True, "token": token, "version": version, "folders": folders},
+        )
     if marker is not None:
         output.write_token(marker, token)
     return report
+
+
+def _folder_times(out: Path, folders: set[str] | Any) -> dict[str, int]:
+    """The modification time of each folder below `out` (deleting a file
+    changes its folder's): what the next build compares."""
+    times = {}
+    for folder in folders:
+        try:
+            times[folder] = (out / folder).stat().st_mtime_ns
+        except OSError:
+            continue
+    return times
+
+
+def _missing(pipeline: Pipeline, out: Path, folders: dict[str, int], gzipped: bool) -> set[str]:
+    """Documents whose file is gone from a folder whose modification time
+    moved since the last build (someone deleted a file)."""
+    moved = {folder for folder, mtime in _folder_times(out, set(folders)).items() if folders[folder] != mtime}
+    moved |= set(folders) - set(_folder_times(out, set(folders)))
+    if not moved:
+        return set()
+    present = output.survey(out)
+    missing = set()
+    for ref in pipeline.all_documents():
+        if str(Path(urlspace.file_name(ref.path)).parent) in moved and (
+            ref.path not in present or (gzipped and ref.path + output.GZIP_SUFFIX not in present)
+        ):
+            missing.add(ref.path)
+    return missing
 
 
 def refuse_store_inside(settings: Settings, out: Path) -> None:

@@ -161,12 +161,13 @@ def _origin(path: str, position: int) -> str:
 # -- the derive --------------------------------------------------------------------
 
 
-def derive(store: Store, dirty: set[str], view: View, changes: Changes) -> set[str]:
+def derive(store: Store, dirty: set[str], view: View, changes: Changes, everything: bool = False) -> set[str]:
     """Bring the entries of the `dirty` canonical URLs (and everything that
     shows them) up to date with the items, inside the caller's transaction;
     the canonical URLs of the entries whose stories may have changed. The
     stories that entries left (withheld or gone) are added to
     `changes.left_stories`."""
+    changes.touched = None if everything else dirty
     touched: set[tuple[str, str]] = set()
     relinked, left = _settle_winners(store, dirty, view, changes, touched)
     renamed = names.settle(store, touched)
@@ -319,7 +320,7 @@ class _Deriver:
         links.update(rows)
         ledger_rows = store.ledger.by_canonicals(rows)
         if self.orphans is None:  # once per derive: most refreshes have none to look through
-            self.orphans = store.ledger.has_orphans()
+            self.orphans = store.ledger.has_orphans(self.changes.touched)
         # Ids a new entry would take that some line already has: looked up
         # for the whole batch at once.
         self.taken = store.ledger.existing_ids(c for c in rows if c not in ledger_rows)

@@ -84,7 +84,7 @@ class Fragments:
     going first; `render` orders documents so that those showing the same
     entries come close together."""
 
-    def __init__(self, limit: int = 60_000) -> None:
+    def __init__(self, limit: int = 24_000) -> None:
         self.limit = limit
         self._rendered: OrderedDict[tuple[str, ...], object] = OrderedDict()
 

@@ -33,6 +33,10 @@ class Changes:
     ledger: bool = False
     #: Stories that entries left in this derive: they must be settled again.
     left_stories: set[str] = field(default_factory=set)
+    #: Canonical URLs the derive touched (None: all of them).
+    touched: set[str] | None = None
+    #: Story ids the derive touched (None: all of them).
+    touched_stories: set[str] | None = None
 
     def feed(self, key: str) -> FeedChange:
         return self.feeds.setdefault(key, FeedChange())

@@ -223,9 +223,10 @@ class Pipeline:
                         min(previous_now, view.now), max(previous_now, view.now)
                     )
                 changes = Changes()
-                affected = catalog.derive(store, dirty, view, changes)
+                everything = keys[0] != stored_keys[0] or ledger_rows is not None or store.version == 0
+                affected = catalog.derive(store, dirty, view, changes, everything=everything)
                 stories.derive(store, affected, view, changes)
-                if store.ledger.drop_orphans():
+                if store.ledger.drop_orphans(changes.touched, changes.touched_stories):
                     changes.ledger = True
                 report.dirty = self.documents.settle(changes, version, render_all=keys[1] != stored_keys[1])
                 store.put("derivation", keys[0])
@@ -365,6 +366,11 @@ class Pipeline:
         # (`feeds.Fragments`). Oldest pages first, subscription documents last.
         refs.sort(key=lambda r: (r.feed is not None, r.page / (pages_of[str(r.feed)] + 1) if r.page else 1.0))
         return refs
+
+    def document_count(self) -> int:
+        """How many documents the URL space has."""
+        per_page = len(urlspace.FORMATS)
+        return 2 + sum(per_page * (row.pages + 1) for row in self.store.members.feeds())
 
     def render_hot(self) -> list[str]:
         """Render the marked documents readers poll and keep their bytes in

@@ -65,6 +65,8 @@ def derive(store: Store, affected: set[str], view: View, changes: Changes) -> No
         walked |= rows.keys()
         wanted += _wants(components, rows, store.ledger.by_canonicals(rows))
     chosen = _choose_ids(wanted, store)
+    if changes.touched is not None:
+        changes.touched_stories = old_ids | chosen.keys()
     old_stories = store.stories.get(old_ids, data=False)
     names = _TopicSlugs(store)
     pending: list[tuple[str, list[str]]] = []

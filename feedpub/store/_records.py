@@ -76,13 +76,25 @@ class Ledger(Table):
         self.db.executemany("UPDATE ledger SET story = ? WHERE id = ?", pairs)
         self.changed.update(id for _, id in pairs)
 
-    def has_orphans(self) -> bool:
-        """Whether any entry's line has a URL no file has any more."""
-        row = self.db.execute(
-            "SELECT 1 FROM ledger WHERE origin != '-' AND NOT EXISTS "
-            "(SELECT 1 FROM items WHERE items.canonical = ledger.canonical) LIMIT 1"
-        ).fetchone()
-        return row is not None
+    def has_orphans(self, canonicals: Iterable[str] | None = None) -> bool:
+        """Whether any entry's line (of `canonicals`, or of all) has a URL no
+        file has any more."""
+        return bool(self._orphans(canonicals, limit=True))
+
+    def _orphans(self, canonicals: Iterable[str] | None, limit: bool = False) -> list[str]:
+        query = (
+            "SELECT id FROM ledger WHERE origin != '-' {among} AND NOT EXISTS "
+            "(SELECT 1 FROM items WHERE items.canonical = ledger.canonical)" + (" LIMIT 1" if limit else "")
+        )
+        if canonicals is None:
+            return [row[0] for row in self.db.execute(query.format(among=""))]
+        found: list[str] = []
+        for batch in chunks(canonicals):
+            among = f"AND canonical IN ({marks(batch)})"
+            found += [row[0] for row in self.db.execute(query.format(among=among), batch)]
+            if limit and found:
+                break
+        return found
 
     def has_id(self, id: str) -> bool:
         return self.db.execute("SELECT 1 FROM ledger WHERE id = ?", (id,)).fetchone() is not None
@@ -102,26 +114,29 @@ class Ledger(Table):
             found.update(row[0] for row in self.db.execute(query, batch))
         return found
 
-    def drop_orphans(self) -> int:
+    def drop_orphans(
+        self, canonicals: Iterable[str] | None = None, stories: Iterable[str] | None = None
+    ) -> int:
         """Forget the lines of entries no file has any more, and of stories
-        no entry is part of; how many."""
-        orphans = [
-            row[0]
-            for row in self.db.execute(
-                "SELECT id FROM ledger WHERE origin != '-' AND NOT EXISTS "
-                "(SELECT 1 FROM items WHERE items.canonical = ledger.canonical)"
-            )
-        ]
+        no entry is part of (among `canonicals` and `stories` when given: what
+        a refresh touched; else all); how many."""
+        orphans = self._orphans(canonicals)
         self._drop(orphans)
-        stories = [
-            row[0]
-            for row in self.db.execute(
-                "SELECT id FROM ledger WHERE origin = '-' AND NOT EXISTS "
-                "(SELECT 1 FROM ledger AS entry WHERE entry.story = ledger.id AND entry.origin != '-')"
-            )
-        ]
-        self._drop(stories)
-        return len(orphans) + len(stories)
+        query = (
+            "SELECT id FROM ledger WHERE origin = '-' {among} AND NOT EXISTS "
+            "(SELECT 1 FROM ledger AS entry WHERE entry.story = ledger.id AND entry.origin != '-')"
+        )
+        if stories is None:
+            lonely = [row[0] for row in self.db.execute(query.format(among=""))]
+        else:
+            lonely = []
+            for batch in chunks(stories):
+                lonely += [
+                    row[0]
+                    for row in self.db.execute(query.format(among=f"AND id IN ({marks(batch)})"), batch)
+                ]
+        self._drop(lonely)
+        return len(orphans) + len(lonely)
 
     def _drop(self, ids: list[str]) -> None:
         for batch in chunks(ids):
@@ -202,6 +217,25 @@ class Documents(Table):
 
     def etags(self) -> dict[str, str | None]:
         return dict(self.db.execute("SELECT path, etag FROM documents WHERE removed = 0"))
+
+    def changes_since(self, version: int) -> dict[str, bool]:
+        """Per document marked since `version`: whether it left the URL space."""
+        rows = self.db.execute("SELECT path, removed FROM documents WHERE version > ?", (version,))
+        return {path: bool(removed) for path, removed in rows}
+
+    def etags_of(self, paths: Iterable[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for batch in chunks(paths):
+            query = f"SELECT path, etag FROM documents WHERE removed = 0 AND path IN ({marks(batch)})"
+            found.update(self.db.execute(query, batch))
+        return found
+
+    def outputs_of(self, out: str, paths: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for batch in chunks(paths):
+            query = f"SELECT path, etag FROM outputs WHERE out = ? AND path IN ({marks(batch)})"
+            found.update(self.db.execute(query, [out, *batch]))
+        return found
 
     def changed_since(self, version: int) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT path FROM documents WHERE version > ?", (version,))]

@@ -44,6 +44,7 @@ CREATE TABLE items (
 );
 CREATE INDEX items_canonical ON items (canonical);
 CREATE INDEX items_shown_from ON items (shown_from);
+CREATE INDEX items_articles ON items (path) WHERE position = 0;
 
 CREATE TABLE entries (
     canonical TEXT NOT NULL UNIQUE, id TEXT UNIQUE, state INTEGER NOT NULL,
