@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 
 from feedpub.errors import OutputError
@@ -116,19 +117,26 @@ def survey(out: Path) -> set[str]:
         found.add("/")
     if "/index.html.gz" in found:
         found.add("/.gz")
+    for path in _owned_folder_files(out):
+        if path.name.startswith(TEMP_PREFIX):
+            _remove_file(path)
+        else:
+            found.add("/" + path.relative_to(out).as_posix())
+    return found
+
+
+def _owned_folder_files(out: Path) -> Iterator[Path]:
+    """Every file below the folders feedpub owns in `out`. Symbolic links to
+    folders are not followed: through one, an owned folder may be any folder
+    on the disk, and nothing outside `out` is feedpub's to touch."""
     for folder in OWNED_FOLDERS:
         top = out / folder
         if top.is_symlink() or not top.is_dir():
             continue
         for directory, folders, files in os.walk(top):
             folders[:] = [name for name in folders if not (Path(directory) / name).is_symlink()]
-            prefix = "/" + Path(directory).relative_to(out).as_posix() + "/"
             for name in files:
-                if name.startswith(TEMP_PREFIX):
-                    _remove_file(Path(directory) / name)
-                else:
-                    found.add(prefix + name)
-    return found
+                yield Path(directory) / name
 
 
 def _remove_file(path: Path) -> None:
@@ -182,16 +190,8 @@ def sweep(out: Path, keep: set[str]) -> int:
     for name in OWNED_TOP_FILES:
         for suffix in OWNED_SUFFIXES:
             removed += _sweep_file(out / f"{name}{suffix}", out, keep)
-    for folder in OWNED_FOLDERS:
-        # Through a symbolic link, an owned folder may be any folder on the
-        # disk: remove nothing there, as nothing outside `out` is touched.
-        top = out / folder
-        if top.is_symlink() or not top.is_dir():
-            continue
-        for directory, folders, files in os.walk(top):
-            folders[:] = [name for name in folders if not (Path(directory) / name).is_symlink()]
-            for name in files:
-                removed += _sweep_file(Path(directory) / name, out, keep)
+    for path in _owned_folder_files(out):
+        removed += _sweep_file(path, out, keep)
     return removed
 
 
