@@ -7,10 +7,10 @@ providers, some related items, one date every 37 hours) is built with
 subscription document: following the archives of the first must give the
 second.
 
-The W3C Feed Validation Service is not reachable from the test machines, so
-the archive documents' structure is checked here instead, with lxml and
-feedparser: what RSS 2.0, Atom 1.0 (RFC 4287), JSON Feed 1.1 and RFC 5005
-require of each document.
+Here the archive documents' structure is checked with lxml and feedparser:
+what RSS 2.0, Atom 1.0 (RFC 4287), JSON Feed 1.1 and RFC 5005 require of
+each document. ``test_w3c.py`` runs the W3C Feed Validation Service's own
+validator on every archive document of another corpus.
 """
 
 from __future__ import annotations
