@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -415,6 +416,25 @@ def request(
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         connection.close()
+
+
+#: Every format of a feed.
+FEED_FORMATS = ("rss", "atom", "json", "html")
+
+
+def subscription_documents(port: int) -> list[str]:
+    """``/``, ``/feeds.opml`` and every feed of the OPML list in every format,
+    as served on `port`."""
+    status, _, body = request(port, "/feeds.opml")
+    if status != 200:
+        sys.exit(f"/feeds.opml answered {status}")
+    paths = ["/", "/feeds.opml"]
+    for outline in ET.fromstring(body).iter("outline"):
+        url = outline.get("xmlUrl")
+        if url:
+            stem = "/" + url.split("/", 3)[3].rpartition(".")[0]
+            paths += [f"{stem}.{fmt}" for fmt in FEED_FORMATS]
+    return sorted(paths)
 
 
 # -- gunicorn ----------------------------------------------------------------------------

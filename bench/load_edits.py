@@ -307,19 +307,6 @@ def edit(churn: Path, deadline: float, seed: float, marker: Path, secret: Path, 
         report.failures.append(f"editor: {type(exc).__name__}: {exc}")
 
 
-def documents(port: int) -> list[str]:
-    status, _, body = common.request(port, "/feeds.opml")
-    if status != 200:
-        sys.exit(f"/feeds.opml answered {status}")
-    paths = ["/", "/feeds.opml"]
-    for outline in ET.fromstring(body).iter("outline"):
-        url = outline.get("xmlUrl")
-        if url:
-            stem = "/" + url.split("/", 3)[3].rpartition(".")[0]
-            paths += [f"{stem}.{fmt}" for fmt in ("rss", "atom", "json", "html")]
-    return sorted(paths)
-
-
 def settle(port: int, churn: Path, rng: random.Random, timeout: float = 10.0) -> list[str]:
     """Mend every churn file, then wait until every worker serves that
     version (ten answers in a row on new connections)."""
@@ -369,7 +356,7 @@ def run_load(content: Path, work: Path, args: argparse.Namespace, seed: int) -> 
     try:
         server.first_answer("/healthz", 60)
         server.wait_workers(args.workers, 60)
-        paths = documents(server.port)
+        paths = common.subscription_documents(server.port)
         churning = [path for path in paths if "churn" in path]
         checker = Checker([path for path in paths if path not in churning], churning, report)
         if "/topics/stable.atom" not in checker.stable or "/providers/churn-wire.rss" not in churning:

@@ -50,7 +50,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
@@ -69,7 +68,6 @@ from common import Target  # noqa: E402
 from common import plural  # noqa: E402
 from common import summary  # noqa: E402
 
-FORMATS = ("rss", "atom", "json", "html")
 #: feedpub's reload interval when FEEDPUB_RELOAD_INTERVAL is not set.
 DEFAULT_RELOAD_INTERVAL = 2.0
 SMOKE_SIZE = 40
@@ -110,20 +108,6 @@ def memory_line(found: dict[int, dict[str, int]]) -> str:
         f"{m['VmRSS'] / MB:.0f} MB (Pss {m.get('Pss', 0) / MB:.0f}, peak {m['VmHWM'] / MB:.0f})"
         for m in found.values()
     )
-
-
-def subscription_documents(port: int) -> list[str]:
-    """``/``, ``/feeds.opml`` and every feed of the OPML list in every format."""
-    status, _, body = common.request(port, "/feeds.opml")
-    if status != 200:
-        sys.exit(f"/feeds.opml answered {status}")
-    paths = ["/", "/feeds.opml"]
-    for outline in ET.fromstring(body).iter("outline"):
-        url = outline.get("xmlUrl")
-        if url:
-            stem = "/" + url.split("/", 3)[3].rpartition(".")[0]
-            paths += [f"{stem}.{fmt}" for fmt in FORMATS]
-    return paths
 
 
 class WorkerConnections:
@@ -357,7 +341,7 @@ def bench_size(articles: int, args: argparse.Namespace, cache: Path) -> SizeResu
                 pids = sorted(ready)
                 result.memory["start, current store"].append(worker_memory(server))
 
-                paths = subscription_documents(server.port)
+                paths = common.subscription_documents(server.port)
                 result.documents = len(paths)
                 connections = WorkerConnections(server, pids)
                 try:
