@@ -34,6 +34,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 LEDGER = ".feedpub-ids"
 #: Build instants: a rebuild "later" is a rebuild with a later --now.
 T1, T2, T3 = "2024-06-01T00:00:00Z", "2024-06-02T00:00:00Z", "2024-06-03T00:00:00Z"
+T4 = "2024-06-04T00:00:00Z"
 
 
 def related_item(url: str, title: str = "Coverage elsewhere", provider: str = "Other Outlet",
@@ -368,6 +369,43 @@ def test_the_ledger_stays_sorted_with_eight_fields_a_line(
                 assert parts[2].endswith(("#0", "#1")) and parts[7].startswith("tag:")
     assert len([i for i in ids if not i.startswith("tag:")]) == 10
     assert "Tab\\\\Back slash" in (content_dir / LEDGER).read_text()
+
+
+def test_edits_written_in_place_or_by_copy_leave_a_ledger_that_rebuilds_the_same_feeds(
+    content_dir: Path, write_article: Callable[..., Path], build: Callable[..., Result],
+    read_tree: Callable[[Path], dict[str, bytes]], tmp_path: Path,
+) -> None:
+    """An edit that changes fields of fixed length rewrites its line in the
+    file itself (the file keeps its inode: a 200 MB ledger is not copied for
+    one edit); one that adds a line writes a new file. Either way the diff is
+    the changed lines, and a build from a fresh copy of the content, ledger
+    included, gives the same bytes as the incremental builds."""
+    out = tmp_path / "public"
+    for name in ("a", "b", "c"):
+        write_article(f"{name}.md", sourceUrl=f"https://a.example/{name}", excerpt="First")
+    build(content_dir, "--now", T1)
+    lines = ledger_lines(content_dir)
+    for step, (now, name, excerpt) in enumerate([(T2, "b", "Second"), (T3, "b", "Third"), (T4, "new", "")]):
+        inode = (content_dir / LEDGER).stat().st_ino
+        write_article(f"{name}.md", sourceUrl=f"https://a.example/{name}", excerpt=excerpt or None)
+        build(content_dir, "--now", now)
+        changed = ledger_lines(content_dir)
+        # Only the lines of the edited entry (and of its story), in place of
+        # the old ones; a new article adds its entry's and its story's.
+        entry, story = f"https://a.example/{name}", f"tag:a.example,2024-05-01:story/{name}"
+        added = {line.split("\t")[0] for line in set(changed) - set(lines)}
+        gone = {line.split("\t")[0] for line in set(lines) - set(changed)}
+        assert entry in added and added <= {entry, story}, added
+        assert gone == (set() if name == "new" else added)
+        assert changed == sorted(changed)
+        if step == 1:  # the time of the edit and the excerpt's digest: same length, in place
+            assert (content_dir / LEDGER).stat().st_ino == inode
+        lines = changed
+
+    copy = tmp_path / "copy"
+    shutil.copytree(content_dir, copy)
+    build(copy, "--now", T4, "--no-cache", out=tmp_path / "fresh")
+    assert read_tree(tmp_path / "fresh") == read_tree(out)
 
 
 # -- updated from real edits -----------------------------------------------------

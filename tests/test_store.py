@@ -250,6 +250,15 @@ def _wait_for_no_process_using(needle: str, timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
+def _size(path: Path) -> int:
+    """The file's size; 0 while it does not exist (SQLite removes its log
+    when the last connection closes, at any moment between two looks)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def test_a_build_killed_in_the_middle_of_a_refresh_leaves_the_previous_version_intact(
     tmp_path: Path, feedpub_script: Path, pipelines: Callable[..., Pipeline], build: Callable[..., Any],
     read_tree: Callable[[Path], dict[str, bytes]],
@@ -271,11 +280,11 @@ def test_a_build_killed_in_the_middle_of_a_refresh_leaves_the_previous_version_i
     outcomes = []
     for version in "BCD":  # until a kill lands before the commit
         write_corpus(content, version, KILL_ARTICLES)
-        before = wal.stat().st_size if wal.exists() else 0
+        before = _size(wal)
         with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
             deadline = time.monotonic() + 60
             while process.poll() is None and time.monotonic() < deadline:
-                if wal.exists() and wal.stat().st_size > before:
+                if _size(wal) > before:
                     break
             process.send_signal(signal.SIGKILL)
             assert process.wait() == -signal.SIGKILL, "the build ended before it was killed"
