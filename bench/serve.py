@@ -191,7 +191,16 @@ def edit_once(server: Gunicorn, file: Path, marker: str, pids: list[int], timeou
                 f"edit {marker}: not served by every worker within {timeout:g} s "
                 f"(served by {sorted(first)} of {pids}):\n{server.output()[-3000:]}"
             )
-        status, headers, body = common.request(server.port, "/all.atom")
+        try:
+            status, headers, body = common.request(server.port, "/all.atom")
+        except (ConnectionError, http.client.HTTPException, TimeoutError) as exc:
+            # A finding, not a crash of the benchmark: say it, with what
+            # gunicorn logged, and go on polling.
+            log = [line for line in server.output().splitlines() if "bench-log" not in line]
+            print(f"  edit {marker}: a request failed after {elapsed:.2f} s ({exc!r}); gunicorn's log ends:")
+            print("\n".join(f"    {line}" for line in log[-8:]))
+            requests += 1
+            continue
         requests += 1
         if status != 200:
             continue
