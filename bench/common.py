@@ -32,6 +32,11 @@ sys.path.insert(0, str(BENCH))
 
 import corpus  # noqa: E402 - bench/ is not a package
 
+# Measure commands as an installed program runs, with its compiled bytecode
+# cached: some machines set PYTHONDONTWRITEBYTECODE, and every feedpub (and
+# Pelican) run would then compile its modules from source again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 BASE_URL = "https://feeds.example.org"
 #: Sizes measured unless --sizes says otherwise; 100,000 only on demand.
 DEFAULT_SIZES = (1_000, 10_000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from email.utils import format_datetime
+from functools import cache
 from functools import partial
 
 import jinja2
@@ -63,6 +64,14 @@ _ENV.globals.update(formats=FEED_FORMATS, format_names=FORMAT_NAMES, media_types
 _ENV.filters["date"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC")
 _ENV.filters["iso"] = lambda moment: moment.isoformat().replace("+00:00", "Z")
 
+
+@cache
+def _template(source: str) -> jinja2.Template:
+    """The template of `source`, compiled when first used: compiling them all
+    on import would cost every build, even one that renders no page."""
+    return _ENV.from_string(source)
+
+
 _HEAD = """\
 <!DOCTYPE html>
 <html lang="{{ site.language }}">
@@ -84,7 +93,7 @@ _HEAD = """\
 <body>
 """
 
-_INDEX = _ENV.from_string(
+_INDEX = (
     _HEAD
     + """\
 <header>
@@ -125,7 +134,7 @@ Subscribe to one below by copying its link into your feed reader, or import <a h
 """
 )
 
-_FEED = _ENV.from_string(
+_FEED = (
     _HEAD
     + """\
 <header>
@@ -156,8 +165,7 @@ Copy one of these links into your feed reader (any reads RSS and Atom; some also
 """
 )
 
-_ARTICLE = _ENV.from_string(
-    """\
+_ARTICLE = """\
 <article>
 <h2><a href="{{ entry.url }}">{{ entry.title }}</a></h2>
 <p class="meta">{{ entry.provider.name }} · <time datetime="{{ entry.published|iso }}">{{ entry.published|date }}</time>{% if entry.updated > entry.published %} · updated <time datetime="{{ entry.updated|iso }}">{{ entry.updated|date }}</time>{% endif %}{% if entry.topics %} · {{ entry.topics|join(", ") }}{% endif %}</p>
@@ -180,9 +188,8 @@ _ARTICLE = _ENV.from_string(
 {% endif %}
 </article>
 """
-)
 
-_NOT_FOUND = _ENV.from_string(
+_NOT_FOUND = (
     _HEAD
     + """\
 <h1>Not Found</h1>
@@ -212,13 +219,15 @@ def _common(site: Site) -> dict[str, object]:
 
 def index_html(overview: Overview, site: Site) -> bytes:
     """The page listing every feed, with autodiscovery links."""
-    return _INDEX.render(
-        **_common(site), overview=overview, title=f"{site.title}: feeds", alternates=overview.feeds
-    ).encode("utf-8")
+    return (
+        _template(_INDEX)
+        .render(**_common(site), overview=overview, title=f"{site.title}: feeds", alternates=overview.feeds)
+        .encode("utf-8")
+    )
 
 
 def _article(entry: Entry) -> Markup:
-    return Markup(_ARTICLE.render(entry=entry))
+    return Markup(_template(_ARTICLE).render(entry=entry))
 
 
 def feed_html(page: Page, site: Site, fragments: Fragments | None = None) -> bytes:
@@ -226,16 +235,20 @@ def feed_html(page: Page, site: Site, fragments: Fragments | None = None) -> byt
     fragments = fragments or Fragments()
     title = page.feed.title if page.number is None else f"{page.feed.title}: archive page {page.number}"
     articles = [fragments.get((entry.id, "html"), partial(_article, entry)) for entry in page.entries]
-    return _FEED.render(
-        **_common(site), page=page, title=title, alternates=(page.feed,), articles=articles
-    ).encode("utf-8")
+    return (
+        _template(_FEED)
+        .render(**_common(site), page=page, title=title, alternates=(page.feed,), articles=articles)
+        .encode("utf-8")
+    )
 
 
 def not_found_html(path: str, feeds: tuple[Feed, ...], site: Site) -> bytes:
     """The 404 page: what was asked for, and every feed that exists."""
-    return _NOT_FOUND.render(
-        **_common(site), path_asked=path, feeds=feeds, title="404 Not Found", alternates=()
-    ).encode("utf-8")
+    return (
+        _template(_NOT_FOUND)
+        .render(**_common(site), path_asked=path, feeds=feeds, title="404 Not Found", alternates=())
+        .encode("utf-8")
+    )
 
 
 def feeds_opml(overview: Overview, site: Site) -> bytes:
