@@ -406,8 +406,10 @@ def test_scan_finds_content_files_and_skips_the_rest(
 ) -> None:
     for name in ["a.txt", "b.md", "c.markdown", "d.yaml", "e.yml", "deep/er/f.MD"]:
         write_article(name)
-    # Not content: other endings, hidden files, hidden folders.
-    for name in ["notes.html", "data.json", ".hidden.md", ".git/g.md", "sub/.drafts/h.md"]:
+    # Not content: other endings (also names ending in a suffix's letters
+    # without its dot), hidden files, hidden folders.
+    for name in ["notes.html", "data.json", "txt", "notes-md", "a.xtxt", ".hidden.md", ".git/g.md",
+                 "sub/.drafts/h.md"]:
         write_article(name)
     scan = content.scan(content_dir)
     found = sorted(file.path for files in scan.folders.values() for file in files)

@@ -22,6 +22,8 @@ from feedpub.errors import ConfigError
 #: File name endings that hold articles.
 SUFFIXES = frozenset({".txt", ".md", ".markdown", ".yaml", ".yml"})
 _SIGNATURE = struct.Struct("<qqqI")
+#: The same, for `str.endswith` (a scan checks every name).
+_SUFFIX_TUPLE = tuple(SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def scan(root: Path) -> Scan:
             relpath = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
                 pending.append((relpath + "/", entry.path))
-            elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+            elif entry.name.lower().endswith(_SUFFIX_TUPLE):
                 found.append(_examine(entry, relpath, real_root))
         if found:
             folders[prefix.rstrip("/")] = tuple(found)
@@ -109,7 +111,7 @@ def _examine(entry: os.DirEntry[str], relpath: str, real_root: Path) -> FoundFil
     later scans compare, so a file turning into a FIFO is noticed."""
     try:
         info = entry.stat(follow_symlinks=False)
-        if entry.is_symlink():
+        if stat.S_ISLNK(info.st_mode):
             target = Path(entry.path).resolve(strict=True)
             if not target.is_relative_to(real_root):
                 return FoundFile(
