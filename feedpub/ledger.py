@@ -191,7 +191,8 @@ def _update_in_place(path: Path, changes: dict[str, LedgerRow | None]) -> bool:
                 os.pwrite(stream.fileno(), line, begin)
             # The file keeps its size and inode: make sure its time moves, as
             # the store tells a ledger it wrote from one changed since by them.
-            os.utime(stream.fileno(), ns=(time.time_ns(), max(time.time_ns(), before + 1)))
+            now = time.time_ns()
+            os.utime(stream.fileno(), ns=(now, max(now, before + 1)))
     except (OSError, ValueError):  # not writable in place (or empty: mmap refuses): copy instead
         return False
     return True

@@ -12,7 +12,6 @@ byte (``test_serve.py``, ``test_archives.py``).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
@@ -201,15 +200,11 @@ def test_the_validator_reports_a_damaged_document(
     path: str,
     damage: tuple[bytes, bytes],
     finding: str,
-    seeds_dir: Path,
-    tmp_path: Path,
-    build: Callable[..., Result],
+    copy_seeds: Callable[[], Path],
     make_app: Callable[..., Any],
 ) -> None:
     """The checks above can fail: the same documents, damaged, are reported."""
-    seeds = tmp_path / "seeds"
-    shutil.copytree(seeds_dir, seeds)
-    client = make_app(CONTENT_DIR=str(seeds), UNPUBLISHED=True).test_client()
+    client = make_app(CONTENT_DIR=str(copy_seeds()), UNPUBLISHED=True).test_client()
     response = client.get(path)
     damaged, count = re.subn(damage[0], damage[1], response.data)
     assert count
