@@ -27,8 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def request(port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None,
-            host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+def request(
+    port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None, host: str = "127.0.0.1"
+) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of one request on a fresh connection."""
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
@@ -51,8 +52,9 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, path: str, method: str = "GET", headers: dict[str, str] | None = None
-                ) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         return request(self.port, path, method, headers)
 
     def output(self) -> str:
@@ -61,8 +63,15 @@ class Server:
 
 
 def start_gunicorn(
-    content: Path, *, workers: int = 2, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-    app: str = "wsgi:app", cwd: Path = REPO, log: Path | None = None, timeout: float = 30,
+    content: Path,
+    *,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    app: str = "wsgi:app",
+    cwd: Path = REPO,
+    log: Path | None = None,
+    timeout: float = 30,
 ) -> Server:
     """Start gunicorn (gthread, `workers` × 2 threads) on `content` with
     FEEDPUB_* settings from `env`, and wait until it answers /healthz."""
@@ -77,9 +86,25 @@ def start_gunicorn(
     }
     handle = log.open("wb")
     process = subprocess.Popen(
-        [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "2",
-         "--worker-class", "gthread", "--log-level", "info", *args, app],
-        cwd=cwd, env=environment, stdout=handle, stderr=subprocess.STDOUT,
+        [
+            str(gunicorn),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "info",
+            *args,
+            app,
+        ],
+        cwd=cwd,
+        env=environment,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
     )
     handle.close()
     server = Server(port, process, log)
@@ -158,3 +183,10 @@ class Hub:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def conditional_answers(app: Server, path: str) -> int:
+    """How many requests for `path` gunicorn answered 304, by its access log.
+    The log line is written after the answer has gone out: wait for a count
+    with `eventually`, never read it the instant an answer arrives."""
+    return sum(1 for line in app.output().splitlines() if f'"GET {path} HTTP/1.' in line and '" 304 ' in line)
