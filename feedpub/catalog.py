@@ -77,7 +77,7 @@ class View:
 
     @property
     def now_text(self) -> str:
-        return to_datetime(self.now).isoformat().replace("+00:00", "Z")
+        return ledger_time(self.now)
 
 
 # -- from parse results to store rows ------------------------------------------
@@ -94,6 +94,13 @@ def to_datetime(micros: int) -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ledger_time(micros: int) -> str:
+    """A time as the id ledger writes it: UTC to the second, always 20
+    characters (``2024-05-01T12:00:00Z``), so that an edit rewrites its
+    ledger line in place (`ledger.update`)."""
+    return to_datetime(micros).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def item_rows(article: Article) -> list[ItemRow]:
@@ -447,7 +454,8 @@ class _Deriver:
                 number += 1
                 entry_id = f"{row.canonical}#{number}"
             self.taken.add(entry_id)
-            updated_text = "-"
+            # First seen: what it shows is what it is published with.
+            updated_text = ledger_time(winner.published)
             story = ""
         else:
             entry_id = known.id

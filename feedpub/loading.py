@@ -21,6 +21,8 @@ from feedpub.store._content import Items
 
 #: From this many files to parse on, parsing is spread over processes.
 PARALLEL_FROM = 200
+#: Files per chunk of parallel parsing.
+_READ_CHUNK = 500
 
 
 def changes(
@@ -94,7 +96,8 @@ def store_files(
 def _read(settings: Settings, paths: list[str], known: dict[str, bytes]) -> Iterator[tuple[str, bytes, Any]]:
     jobs = settings.jobs if len(paths) >= PARALLEL_FROM else 1
     shared = (settings.content_dir, settings.max_file_size, known)
-    return parallel.map_chunks(_read_files, paths, jobs, shared)
+    # Small chunks: a chunk's parsed files wait in memory until stored.
+    return parallel.map_chunks(_read_files, paths, jobs, shared, chunk_size=_READ_CHUNK)
 
 
 def _folder(path: str) -> str:

@@ -25,6 +25,7 @@ from feedpub.catalog import View
 from feedpub.catalog import batches
 from feedpub.catalog import digest
 from feedpub.catalog import digest_text
+from feedpub.catalog import ledger_time
 from feedpub.catalog import to_datetime
 from feedpub.catalog import to_micros
 from feedpub.ledger import STORY
@@ -290,7 +291,7 @@ def _story(
     topics = sorted({topic for c in members for topic in datas[c]["topics"]})
     coverage_hash = digest(sorted(str(rows[c].id) for c in members))
     if known is None:
-        since = "-"
+        since = ledger_time(int(lead.published or 0))
     else:
         since = known.updated if known.hash == coverage_hash else view.now_text
     line = LedgerRow(story_id, story_id, STORY, STORY, STORY, STORY, coverage_hash, since, story_id)
