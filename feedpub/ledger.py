@@ -15,8 +15,8 @@ One line per entry, sorted by id so that it diffs well, tab-separated::
 - ``hash``: a digest of what the entry shows; ``updated``: when that hash was
   first seen, in UTC to the second, or while the entry shows what it was
   first published with, its publication time (older ledgers have ``-``
-  there, read alike). Always 20 characters, so that an edit,
-  which changes digests and this time, rewrites the line in place;
+  there, read alike). Always 20 characters, so that an edit, which changes
+  digests and this time, rewrites the line in place;
 - ``story``: the ``tag:`` URI of the story the entry is part of.
 
 A story has a line of its own: its tag as id and story, ``-`` for link,
