@@ -13,6 +13,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from feedpub import feeds
 from feedpub import output
 from feedpub import parallel
 from feedpub import urlspace
@@ -105,6 +106,7 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     # holds (the file is written, its ETag is the store's), so a build
     # killed midway loses nothing but the rest of its work.
     written: list[tuple[str, str, int | None, str]] = []
+    fragments: list[tuple[str, str, str, object]] = []
 
     def record_written() -> None:
         with store.transaction():
@@ -112,13 +114,23 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
                 if etags.get(path) != etag:
                     store.documents.rendered(path, etag, updated, keys, None, None)
             store.documents.put_outputs(key, [(path, etag) for path, etag, _, _ in written])
+            store.fragments.put_many(fragments)
         written.clear()
+        fragments.clear()
 
     jobs = pipeline.settings.jobs if len(todo) >= 64 else 1
-    shared = (pipeline, os.getpid(), out, real_out, gzipped)
-    for path, etag, updated, keys, did_write in parallel.map_chunks(_render_chunk, todo, jobs, shared):
+    # One cache of rendered entries per process for the whole build, not
+    # per chunk: an entry shown on pages of five feeds is rendered once
+    # when those pages are rendered near each other (forked workers each
+    # inherit an empty copy). The entries of subscription documents are
+    # kept in the store with the documents, for the next build.
+    shared = (pipeline, os.getpid(), out, real_out, gzipped, feeds.Fragments())
+    for path, etag, updated, keys, did_write, made in parallel.map_chunks(
+        _render_chunk, todo, jobs, shared, _RENDER_CHUNK
+    ):
         written.append((path, etag, updated, keys))
-        if len(written) >= _RECORD_BATCH:
+        fragments += made
+        if len(written) >= _RECORD_BATCH or len(fragments) >= _RECORD_BATCH:
             record_written()
         if did_write:
             report.written += 1
@@ -138,6 +150,8 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     version = store.version
     record_written()
     with store.transaction():
+        if todo:
+            pipeline.bound_fragments()
         store.documents.drop_outputs(key, gone)
         folders = _folder_times(out, folders.keys() | touched)
         store.put(
@@ -202,25 +216,38 @@ def _marker(settings: Settings, real_out: Path) -> Path | None:
 # The pipeline of a forked worker of `publish`, with a connection of its own.
 _WORKER_PIPELINE: Pipeline | None = None
 
-#: Documents recorded per transaction while a build writes.
+#: Documents (or rendered entries) recorded per transaction while a build writes.
 _RECORD_BATCH = 2_000
+#: Documents rendered per chunk: a chunk's results (with the entries it
+#: rendered for the store) are held whole until the chunk is done.
+_RENDER_CHUNK = 64
 
 
 def _render_chunk(
     refs: list[DocumentRef], shared: tuple[Any, ...]
-) -> list[tuple[str, str, int | None, str, bool]]:
+) -> list[tuple[str, str, int | None, str, bool, list[Any]]]:
     global _WORKER_PIPELINE
-    pipeline, parent, out, real_out, gzipped = shared
+    pipeline, parent, out, real_out, gzipped, fragments = shared
     if os.getpid() != parent:
         if _WORKER_PIPELINE is None:
             _WORKER_PIPELINE = pipeline.reopened()
         pipeline = _WORKER_PIPELINE
     results = []
     with pipeline.store.snapshot():
-        for document in pipeline.render(refs, pipeline.site()):
+        in_version = fragments.of_version(pipeline.store.version)
+        for document in pipeline.render(refs, pipeline.site(), in_version):
             body = document.body
             did_write = output.write(
                 out, real_out, document.ref.path, body, compress(body) if gzipped else None
             )
-            results.append((document.ref.path, document.etag, document.updated, document.keys, did_write))
+            results.append(
+                (
+                    document.ref.path,
+                    document.etag,
+                    document.updated,
+                    document.keys,
+                    did_write,
+                    in_version.made(),
+                )
+            )
     return results
