@@ -240,14 +240,8 @@ def _render_chunk(
             did_write = output.write(
                 out, real_out, document.ref.path, body, compress(body) if gzipped else None
             )
+            made = in_version.made()
             results.append(
-                (
-                    document.ref.path,
-                    document.etag,
-                    document.updated,
-                    document.keys,
-                    did_write,
-                    in_version.made(),
-                )
+                (document.ref.path, document.etag, document.updated, document.keys, did_write, made)
             )
     return results

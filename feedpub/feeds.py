@@ -116,12 +116,15 @@ class Fragments:
         self._revisions: dict[str, str] = {}
         self._keep = False
         self._made: list[tuple[str, str, str, object]] = []
+        #: What the store holds (loaded from it, or `made` for it).
+        self._in_store: set[tuple[str, ...]] = set()
 
     def of_version(self, version: int) -> Fragments:
         """This cache for the documents of store version `version`: emptied
         if what it holds was rendered for another one."""
         if version != self._version:
             self._rendered.clear()
+            self._in_store.clear()
             self._version = version
         return self
 
@@ -150,6 +153,7 @@ class Fragments:
         if wanted:
             for (entry, format), body in stored.get(wanted, self._revisions).items():
                 self._add((entry, format, base), body)
+                self._in_store.add((entry, format, base))
 
     def made(self) -> list[tuple[str, str, str, object]]:
         """(entry, format, revision, body) of each fragment rendered anew for
@@ -171,13 +175,15 @@ class Fragments:
         the first time; `made` for the store if `load` said so."""
         key = (entry.id, format, site.base_url)
         found = self._rendered.get(key)
-        if found is not None:
+        if found is None:
+            found = self._add(key, make())
+        else:
             self._rendered.move_to_end(key)
-            return found
-        found = self._add(key, make())
+        # Also when found in memory: an archive page may have rendered it.
         revision = self._revisions.get(entry.id)
-        if self._keep and revision is not None:
+        if self._keep and revision is not None and key not in self._in_store:
             self._made.append((entry.id, format, revision, found))
+            self._in_store.add(key)
         return found
 
     def _add(self, key: tuple[str, ...], fragment: object) -> object:
