@@ -106,7 +106,6 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     # holds (the file is written, its ETag is the store's), so a build
     # killed midway loses nothing but the rest of its work.
     written: list[tuple[str, str, int | None, str]] = []
-    fragments: list[tuple[str, str, str, object]] = []
 
     def record_written() -> None:
         with store.transaction():
@@ -114,23 +113,17 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
                 if etags.get(path) != etag:
                     store.documents.rendered(path, etag, updated, keys, None, None)
             store.documents.put_outputs(key, [(path, etag) for path, etag, _, _ in written])
-            store.fragments.put_many(fragments)
         written.clear()
-        fragments.clear()
 
     jobs = pipeline.settings.jobs if len(todo) >= 64 else 1
     # One cache of rendered entries per process for the whole build, not
     # per chunk: an entry shown on pages of five feeds is rendered once
     # when those pages are rendered near each other (forked workers each
-    # inherit an empty copy). The entries of subscription documents are
-    # kept in the store with the documents, for the next build.
+    # inherit an empty copy).
     shared = (pipeline, os.getpid(), out, real_out, gzipped, feeds.Fragments())
-    for path, etag, updated, keys, did_write, made in parallel.map_chunks(
-        _render_chunk, todo, jobs, shared, _RENDER_CHUNK
-    ):
+    for path, etag, updated, keys, did_write in parallel.map_chunks(_render_chunk, todo, jobs, shared):
         written.append((path, etag, updated, keys))
-        fragments += made
-        if len(written) >= _RECORD_BATCH or len(fragments) >= _RECORD_BATCH:
+        if len(written) >= _RECORD_BATCH:
             record_written()
         if did_write:
             report.written += 1
@@ -150,8 +143,6 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     version = store.version
     record_written()
     with store.transaction():
-        if todo:
-            pipeline.bound_fragments()
         store.documents.drop_outputs(key, gone)
         folders = _folder_times(out, folders.keys() | touched)
         store.put(
@@ -216,16 +207,13 @@ def _marker(settings: Settings, real_out: Path) -> Path | None:
 # The pipeline of a forked worker of `publish`, with a connection of its own.
 _WORKER_PIPELINE: Pipeline | None = None
 
-#: Documents (or rendered entries) recorded per transaction while a build writes.
+#: Documents recorded per transaction while a build writes.
 _RECORD_BATCH = 2_000
-#: Documents rendered per chunk: a chunk's results (with the entries it
-#: rendered for the store) are held whole until the chunk is done.
-_RENDER_CHUNK = 64
 
 
 def _render_chunk(
     refs: list[DocumentRef], shared: tuple[Any, ...]
-) -> list[tuple[str, str, int | None, str, bool, list[Any]]]:
+) -> list[tuple[str, str, int | None, str, bool]]:
     global _WORKER_PIPELINE
     pipeline, parent, out, real_out, gzipped, fragments = shared
     if os.getpid() != parent:
@@ -240,8 +228,5 @@ def _render_chunk(
             did_write = output.write(
                 out, real_out, document.ref.path, body, compress(body) if gzipped else None
             )
-            made = in_version.made()
-            results.append(
-                (document.ref.path, document.etag, document.updated, document.keys, did_write, made)
-            )
+            results.append((document.ref.path, document.etag, document.updated, document.keys, did_write))
     return results

@@ -5,7 +5,6 @@ so that a change costs what it touches, not the archive."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from feedpub import pages
@@ -23,10 +22,8 @@ from feedpub.model import Page
 from feedpub.model import Provider
 from feedpub.names import normal
 from feedpub.settings import Settings
-from feedpub.store import EntryRow
 from feedpub.store import FeedRow
 from feedpub.store import Store
-from feedpub.store import StoryRow
 from feedpub.store import loads
 
 _KINDS = {kind.value: kind for kind in FeedKind}
@@ -186,12 +183,6 @@ class FeedDocuments:
     def page(self, key: str, number: int | None) -> Page | None:
         """What one document of feed `key` shows, or None if there is no such
         document."""
-        shown = self.page_and_revisions(key, number)
-        return shown[0] if shown else None
-
-    def page_and_revisions(self, key: str, number: int | None) -> tuple[Page, dict[str, str]] | None:
-        """`page`, and the revision of each entry it shows (its id → a
-        digest of everything it shows), which names its rendered fragments."""
         row = self.store.members.feed(key)
         if row is None or (number is not None and not 1 <= number <= row.pages):
             return None
@@ -201,10 +192,15 @@ class FeedDocuments:
             ids = self.store.members.page_from_oldest(key, row.total - span.offset - span.limit, span.limit)
         else:
             ids = self.store.members.page(key, span.offset, span.limit)
-        found: Mapping[str, EntryRow | StoryRow]
-        found = self.store.stories.get(ids) if feed.kind.shows_stories else self.store.entries.by_ids(ids)
-        entries = tuple(_entry(i, found[i].published, found[i].updated, loads(found[i].data)) for i in ids)
-        return Page(feed, number, row.pages, entries), {i: str(found[i].shown_hash) for i in ids}
+        if feed.kind.shows_stories:
+            found = self.store.stories.get(ids)
+            entries = tuple(
+                _entry(i, found[i].published, found[i].updated, loads(found[i].data)) for i in ids
+            )
+        else:
+            rows = self.store.entries.by_ids(ids)
+            entries = tuple(_entry(i, rows[i].published, rows[i].updated, loads(rows[i].data)) for i in ids)
+        return Page(feed, number, row.pages, entries)
 
 
 def _feed(row: FeedRow) -> Feed:

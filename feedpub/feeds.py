@@ -28,11 +28,8 @@ import html
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
-from typing import Any
-from typing import Protocol
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension
@@ -79,118 +76,37 @@ def render(page: Page, format: str, site: Site, fragments: Fragments | None = No
     return document[: -len(closing)] + entries + closing
 
 
-#: The formats whose rendered entries the site store keeps (`Fragments.load`).
-STORED_FORMATS = frozenset({"rss", "atom", "json", "html"})
-
-
-class StoredFragments(Protocol):
-    """Where `Fragments` finds entries rendered by earlier processes (the
-    site store's ``fragments`` table)."""
-
-    def get(
-        self, wanted: Iterable[tuple[str, str]], revisions: dict[str, str]
-    ) -> dict[tuple[str, str], Any]: ...
-
-
 class Fragments:
     """Rendered entries (each format's element, the HTML body, a page's
     article) by key, for the documents of one version of the store (an
     entry has one state per version): an entry shown by five feeds is
     rendered once. Holds at most `limit` of them, the least recently used
     going first; `render` orders documents so that those showing the same
-    entries come close together.
-
-    Before a page is rendered, `load` takes from the store what earlier
-    processes rendered for the same revision of its entries, so that a
-    rebuild after one edit renders that entry, not the fifty a page shows.
-    The entries of subscription documents rendered anew are listed for the
-    store (`made`): those documents change with most edits, and there are
-    as many of them as feeds, whatever the archive's size."""
+    entries come close together."""
 
     def __init__(self, limit: int = 24_000) -> None:
         self.limit = limit
         self._rendered: OrderedDict[tuple[str, ...], object] = OrderedDict()
         self._version: int | None = None
-        #: The revision of each entry of the page being rendered, and
-        #: whether what it renders anew is for the store.
-        self._revisions: dict[str, str] = {}
-        self._keep = False
-        self._made: list[tuple[str, str, str, object]] = []
-        #: What the store holds (loaded from it, or `made` for it).
-        self._in_store: set[tuple[str, ...]] = set()
 
     def of_version(self, version: int) -> Fragments:
         """This cache for the documents of store version `version`: emptied
         if what it holds was rendered for another one."""
         if version != self._version:
             self._rendered.clear()
-            self._in_store.clear()
             self._version = version
         return self
-
-    def load(
-        self,
-        stored: StoredFragments,
-        revisions: dict[str, str],
-        formats: Iterable[str],
-        site: Site,
-        *,
-        keep: bool,
-    ) -> None:
-        """Before rendering a page in `formats`: its entries' revisions (id →
-        digest of what it shows), and from `stored` whatever was rendered
-        for those revisions and this base URL; with `keep`, what this page
-        renders anew is `made` for the store."""
-        base = site.base_url
-        self._keep = keep
-        self._revisions = {entry: f"{revision} {base}" for entry, revision in revisions.items()}
-        wanted = [
-            (entry, format)
-            for entry in revisions
-            for format in formats
-            if format in STORED_FORMATS and (entry, format, base) not in self._rendered
-        ]
-        if wanted:
-            for (entry, format), body in stored.get(wanted, self._revisions).items():
-                self._add((entry, format, base), body)
-                self._in_store.add((entry, format, base))
-
-    def made(self) -> list[tuple[str, str, str, object]]:
-        """(entry, format, revision, body) of each fragment rendered anew for
-        the store since the last call."""
-        made, self._made = self._made, []
-        return made
 
     def get(self, key: tuple[str, ...], make: Callable[[], object]) -> object:
         """The fragment at `key`, made by `make` the first time."""
         found = self._rendered.get(key)
         if found is None:
-            found = self._add(key, make())
+            found = self._rendered[key] = make()
+            if len(self._rendered) > self.limit:
+                self._rendered.popitem(last=False)
         else:
             self._rendered.move_to_end(key)
         return found
-
-    def shown(self, entry: Entry, format: str, site: Site, make: Callable[[], object]) -> object:
-        """The entry as it appears in a document of `format`, made by `make`
-        the first time; `made` for the store if `load` said so."""
-        key = (entry.id, format, site.base_url)
-        found = self._rendered.get(key)
-        if found is None:
-            found = self._add(key, make())
-        else:
-            self._rendered.move_to_end(key)
-        # Also when found in memory: an archive page may have rendered it.
-        revision = self._revisions.get(entry.id)
-        if self._keep and revision is not None and key not in self._in_store:
-            self._made.append((entry.id, format, revision, found))
-            self._in_store.add(key)
-        return found
-
-    def _add(self, key: tuple[str, ...], fragment: object) -> object:
-        self._rendered[key] = fragment
-        if len(self._rendered) > self.limit:
-            self._rendered.popitem(last=False)
-        return fragment
 
     def content(self, entry: Entry) -> str:
         """The entry's HTML body (`content_html`), the same in every format."""
@@ -199,12 +115,12 @@ class Fragments:
     def xml(self, entry: Entry, format: str, site: Site) -> bytes:
         """The entry's ``<item>`` or ``<entry>`` element as it appears in a document."""
         make = lambda: _xml_entry(entry, format, site, self.content(entry))  # noqa: E731
-        return self.shown(entry, format, site, make)  # type: ignore[return-value]
+        return self.get((entry.id, format, site.base_url), make)  # type: ignore[return-value]
 
     def json(self, entry: Entry, site: Site) -> str:
         """The entry's JSON Feed item, encoded."""
         make = lambda: json.dumps(_json_item(entry, self.content(entry)), ensure_ascii=False)  # noqa: E731
-        return self.shown(entry, "json", site, make)  # type: ignore[return-value]
+        return self.get((entry.id, "json", site.base_url), make)  # type: ignore[return-value]
 
 
 def _links(page: Page, format: str, site: Site) -> list[tuple[str, str]]:

@@ -234,10 +234,7 @@ def feed_html(page: Page, site: Site, fragments: Fragments | None = None) -> byt
     """The readable page of one feed document: its entries newest first."""
     fragments = fragments or Fragments()
     title = page.feed.title if page.number is None else f"{page.feed.title}: archive page {page.number}"
-    # Markup again: a fragment from the store comes back as plain text.
-    articles = [
-        Markup(fragments.shown(entry, "html", site, partial(_article, entry))) for entry in page.entries
-    ]
+    articles = [fragments.get((entry.id, "html"), partial(_article, entry)) for entry in page.entries]
     return (
         _template(_FEED)
         .render(**_common(site), page=page, title=title, alternates=(page.feed,), articles=articles)

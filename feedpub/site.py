@@ -338,12 +338,9 @@ class Pipeline:
                     )
                     yield Rendered(ref, body, updated, "site")
                 continue
-            shown = self.documents.page_and_revisions(key, number)
-            if shown is None:
+            page = self.documents.page(key, number)
+            if page is None:
                 continue
-            page, revisions = shown
-            formats = [ref.format for ref in group]
-            fragments.load(self.store.fragments, revisions, formats, site, keep=number is None)
             # Last-Modified: the latest edit shown, but never a future-dated
             # entry's (--future publishes it early).
             updated = max(
@@ -388,9 +385,7 @@ class Pipeline:
                 for ref in map(urlspace.parse, store.documents.unrendered())
                 if ref is not None and ref.is_hot
             ]
-            fragments = feeds.Fragments()
-            for document in self.render(refs, self.site(), fragments):
-                store.fragments.put_many(fragments.made())
+            for document in self.render(refs, self.site()):
                 row = store.documents.get(document.ref.path)
                 store.documents.rendered(
                     document.ref.path,
@@ -402,17 +397,7 @@ class Pipeline:
                 )
                 if row is None or row.previous != document.etag:
                     changed.append(document.ref.path)
-            self.bound_fragments()
         return changed
-
-    def bound_fragments(self) -> None:
-        """Keep the stored fragments bounded by the feeds, not the archive:
-        once they are twice as many as the subscription documents show,
-        drop those of entries no document shows any more."""
-        store, size = self.store, self.settings.max_items
-        feeds_ = store.members.feeds()
-        if store.fragments.count() > 2 * len(feeds.STORED_FORMATS) * size * len(feeds_):
-            store.fragments.keep_only({i for row in feeds_ for i in store.members.page(row.key, 0, size)})
 
     def files(self) -> int:
         return self.store.files.count()

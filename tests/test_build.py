@@ -28,9 +28,7 @@ import lxml.html
 import pytest
 from click.testing import Result
 
-from feedpub import feeds
 from feedpub import loading
-from feedpub import pages
 from feedpub import settings as settings_module
 from feedpub import urlspace
 from feedpub.build import Publication
@@ -126,38 +124,6 @@ def test_one_changed_file_rewrites_only_the_documents_showing_it(
     assert publication.written == len(changed)
     site_build(content_dir, tmp_path / "fresh", no_cache=True)
     assert after == files_below(tmp_path / "fresh")
-
-
-def test_a_rebuild_after_one_edit_renders_only_what_the_edit_changed(
-    content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, site_build: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The other entries of the documents showing the edit are taken as the
-    last build rendered them (kept in the store), not rendered again."""
-    write_many(write_article, 12)
-    out = tmp_path / "out"
-    site_build(content_dir, out)
-    rendered: list[tuple[str, str]] = []
-    xml_entry, article = feeds._xml_entry, pages._article
-
-    def counted_xml(entry: Any, format: str, *args: Any) -> bytes:
-        rendered.append((entry.title, format))
-        return xml_entry(entry, format, *args)
-
-    def counted_article(entry: Any) -> Any:
-        rendered.append((entry.title, "html"))
-        return article(entry)
-
-    monkeypatch.setattr(feeds, "_xml_entry", counted_xml)
-    monkeypatch.setattr(pages, "_article", counted_article)
-    write_article("n003.md", title="Story 3, corrected", provider={"name": "Outlet 3"}, topics=["Topic 3"],
-                  publishedDateTime="2024-05-04T03:00:00Z")
-    site_build(content_dir, out)
-    # The entry and the story it leads, each once per format.
-    assert sorted(rendered) == sorted((title, format) for title in ("Story 3, corrected",) * 2
-                                      for format in ("atom", "html", "rss"))
-    site_build(content_dir, tmp_path / "fresh", no_cache=True)
-    assert files_below(out) == files_below(tmp_path / "fresh")
 
 
 def test_a_touched_file_with_the_same_bytes_is_not_parsed_again(

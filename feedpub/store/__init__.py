@@ -29,7 +29,6 @@ from feedpub.store._content import Items
 from feedpub.store._derived import Entries
 from feedpub.store._derived import EntryRow
 from feedpub.store._derived import FeedRow
-from feedpub.store._derived import Fragments
 from feedpub.store._derived import Members
 from feedpub.store._derived import NameRow
 from feedpub.store._derived import Names
@@ -102,7 +101,6 @@ class Store:
         self.names = Names(connection)
         self.ledger = Ledger(connection)
         self.documents = Documents(connection)
-        self.fragments = Fragments(connection)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -209,7 +207,7 @@ class Store:
     def clear_derived(self) -> None:
         """Forget everything derived from the items (a settings change): the
         next refresh derives every entry again, without parsing."""
-        for table in ("entries", "stories", "fragments", "members", "feeds", "spellings", "names", "outputs"):
+        for table in ("entries", "stories", "members", "feeds", "spellings", "names", "outputs"):
             self.connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
         self.connection.execute("UPDATE documents SET previous = etag, etag = NULL, body = NULL, gzip = NULL")
 

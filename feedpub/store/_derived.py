@@ -114,9 +114,6 @@ class Entries(Table):
         )
 
     def drop(self, canonical: str) -> None:
-        self.db.execute(
-            "DELETE FROM fragments WHERE entry = (SELECT id FROM entries WHERE canonical = ?)", (canonical,)
-        )
         self.db.execute("DELETE FROM entries WHERE canonical = ?", (canonical,))
 
     def by_ids(self, ids: list[str]) -> dict[str, EntryRow]:
@@ -197,43 +194,7 @@ class Stories(Table):
         )
 
     def drop(self, id: str) -> None:
-        self.db.execute("DELETE FROM fragments WHERE entry = ?", (id,))
         self.db.execute("DELETE FROM stories WHERE id = ?", (id,))
-
-
-class Fragments(Table):
-    """Rendered entries: (entry id, format) → the body rendered for one
-    revision of the entry; a body of another revision is never returned."""
-
-    def get(self, wanted: Iterable[tuple[str, str]], revisions: dict[str, str]) -> dict[tuple[str, str], Any]:
-        """The bodies of the (entry, format) pairs `wanted` that were
-        rendered for the entry's revision in `revisions`."""
-        found = {}
-        by_entry: dict[str, set[str]] = {}
-        for entry, format in wanted:
-            by_entry.setdefault(entry, set()).add(format)
-        for batch in chunks(by_entry):
-            query = f"SELECT entry, format, revision, body FROM fragments WHERE entry IN ({marks(batch)})"
-            for entry, format, revision, body in self.db.execute(query, batch):
-                if revision == revisions.get(entry) and format in by_entry[entry]:
-                    found[entry, format] = body
-        return found
-
-    def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM fragments").fetchone()[0])
-
-    def keep_only(self, entries: set[str]) -> None:
-        """Drop the fragments of every entry but `entries`."""
-        stored = [row[0] for row in self.db.execute("SELECT DISTINCT entry FROM fragments")]
-        self.db.executemany(
-            "DELETE FROM fragments WHERE entry = ?", [(e,) for e in stored if e not in entries]
-        )
-
-    def put_many(self, rows: Iterable[tuple[str, str, str, Any]]) -> None:
-        """Keep (entry, format, revision, body) rows, replacing older revisions."""
-        self.db.executemany(
-            "INSERT OR REPLACE INTO fragments (entry, format, revision, body) VALUES (?, ?, ?, ?)", rows
-        )
 
 
 class FeedRow(NamedTuple):

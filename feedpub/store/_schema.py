@@ -14,9 +14,6 @@ cache of the content folder, which can always be read again).
 - ``feeds``, ``spellings``, ``names``: the feeds and their counts; the
   spellings of each topic and provider name and which is shown.
 - ``ledger``: the id ledger as last read or written.
-- ``fragments``: each entry's rendered element per format, with the
-  revision (what it shows, the base URL) it was rendered for: a document
-  that shows fifty entries, one of them edited, renders one.
 - ``documents``: per path, its ETag (None: to be rendered again) and, for
   the documents readers poll, the bytes the server sends.
 - ``outputs``: per output folder and path, what was written there.
@@ -25,7 +22,7 @@ cache of the content folder, which can always be read again).
 from __future__ import annotations
 
 #: Version of this schema; also in ``PRAGMA user_version``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id``: "fpub". A SQLite file without it is not ours.
 APPLICATION_ID = 0x66707562
 
@@ -64,11 +61,6 @@ CREATE INDEX entries_with_problems ON entries (canonical) WHERE problems IS NOT 
 CREATE TABLE stories (
     id TEXT NOT NULL UNIQUE, published INTEGER, updated INTEGER, hash TEXT,
     shown_hash TEXT, feeds TEXT, data TEXT
-);
-
-CREATE TABLE fragments (
-    entry TEXT NOT NULL, format TEXT NOT NULL, revision TEXT NOT NULL, body NOT NULL,
-    PRIMARY KEY (entry, format)
 );
 
 CREATE TABLE members (
