@@ -28,6 +28,7 @@ import lxml.html
 import pytest
 from click.testing import Result
 
+from feedpub import feeds
 from feedpub import loading
 from feedpub import settings as settings_module
 from feedpub import urlspace
@@ -124,6 +125,26 @@ def test_one_changed_file_rewrites_only_the_documents_showing_it(
     assert publication.written == len(changed)
     site_build(content_dir, tmp_path / "fresh", no_cache=True)
     assert after == files_below(tmp_path / "fresh")
+
+
+def test_a_build_renders_each_entry_once_per_format(
+    content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, site_build: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However many chunks the documents are rendered in: an entry shown by
+    several feeds and pages is rendered once, and reused."""
+    write_many(write_article, 30)
+    rendered: list[tuple[str, str]] = []
+    xml_entry = feeds._xml_entry
+
+    def counted(entry: Any, format: str, *args: Any) -> bytes:
+        rendered.append((entry.id, format))
+        return xml_entry(entry, format, *args)
+
+    monkeypatch.setattr(feeds, "_xml_entry", counted)
+    _, publication = site_build(content_dir, tmp_path / "out", max_items=1, jobs=1)
+    assert publication.written > 600  # many chunks of documents
+    assert rendered and len(rendered) == len(set(rendered))
 
 
 def test_a_touched_file_with_the_same_bytes_is_not_parsed_again(
