@@ -13,7 +13,6 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from feedpub import feeds
 from feedpub import output
 from feedpub import parallel
 from feedpub import urlspace
@@ -105,14 +104,14 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     # surrogate keys alone are some 300 MB. Each record states what already
     # holds (the file is written, its ETag is the store's), so a build
     # killed midway loses nothing but the rest of its work.
-    written: list[tuple[str, str, int | None, str]] = []
+    written: list[tuple[str, str, int | None, str, str | None]] = []
 
     def record_written() -> None:
         with store.transaction():
-            for path, etag, updated, keys in written:
-                if etags.get(path) != etag:
-                    store.documents.rendered(path, etag, updated, keys, None, None)
-            store.documents.put_outputs(key, [(path, etag) for path, etag, _, _ in written])
+            for path, etag, updated, keys, layout in written:
+                if etags.get(path) != etag or layout is not None:
+                    store.documents.rendered(path, etag, updated, keys, None, None, layout)
+            store.documents.put_outputs(key, [(path, etag) for path, etag, *_ in written])
         written.clear()
 
     jobs = pipeline.settings.jobs if len(todo) >= 64 else 1
@@ -120,9 +119,15 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     # per chunk: an entry shown on pages of five feeds is rendered once
     # when those pages are rendered near each other (forked workers each
     # inherit an empty copy).
-    shared = (pipeline, os.getpid(), out, real_out, gzipped, feeds.Fragments())
-    for path, etag, updated, keys, did_write in parallel.map_chunks(_render_chunk, todo, jobs, shared):
-        written.append((path, etag, updated, keys))
+    fragments = None
+    if todo:
+        from feedpub.feeds import Fragments  # feedgen, only to render (see `Pipeline.render`)
+
+        fragments = Fragments()
+    shared = (pipeline, os.getpid(), out, real_out, gzipped, fragments)
+    for done in parallel.map_chunks(_render_chunk, todo, jobs, shared):
+        path, etag, updated, keys, layout, did_write = done
+        written.append((path, etag, updated, keys, layout))
         if len(written) >= _RECORD_BATCH:
             record_written()
         if did_write:
@@ -213,7 +218,7 @@ _RECORD_BATCH = 2_000
 
 def _render_chunk(
     refs: list[DocumentRef], shared: tuple[Any, ...]
-) -> list[tuple[str, str, int | None, str, bool]]:
+) -> list[tuple[str, str, int | None, str, str | None, bool]]:
     global _WORKER_PIPELINE
     pipeline, parent, out, real_out, gzipped, fragments = shared
     if os.getpid() != parent:
@@ -223,10 +228,22 @@ def _render_chunk(
     results = []
     with pipeline.store.snapshot():
         in_version = fragments.of_version(pipeline.store.version)
-        for document in pipeline.render(refs, pipeline.site(), in_version):
+        # The unchanged entries of a document are copied from the file the
+        # last build wrote (when it is still what that build wrote).
+        previous = lambda ref: output.read(out, real_out, ref.path)  # noqa: E731
+        for document in pipeline.render(refs, pipeline.site(), in_version, previous):
             body = document.body
             did_write = output.write(
                 out, real_out, document.ref.path, body, compress(body) if gzipped else None
             )
-            results.append((document.ref.path, document.etag, document.updated, document.keys, did_write))
+            results.append(
+                (
+                    document.ref.path,
+                    document.etag,
+                    document.updated,
+                    document.keys,
+                    document.layout,
+                    did_write,
+                )
+            )
     return results

@@ -22,7 +22,6 @@ from feedpub import build as build_step
 from feedpub import ledger
 from feedpub import settings as settings_module
 from feedpub import site
-from feedpub import websub
 from feedpub.errors import ConfigError
 from feedpub.errors import FeedpubError
 from feedpub.errors import StrictModeError
@@ -202,6 +201,8 @@ def _ping(settings: Settings, paths: list[str]) -> None:
     if not settings.hubs:
         click.echo("--ping: no WebSub hubs configured (hubs in feedpub.toml); nothing pinged")
         return
+    from feedpub import websub  # its HTTP client is imported only when pinging (start-up time)
+
     urls = [f"{settings.base_url}{path}" for path in paths]
     failures = websub.ping_all(settings.hubs, urls)
     for failure in failures:

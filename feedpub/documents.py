@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedpub import pages
 from feedpub import paging
 from feedpub import urlspace
 from feedpub.catalog import to_datetime
 from feedpub.members import Changes
 from feedpub.members import FeedChange
+from feedpub.model import SECTIONS
 from feedpub.model import Entry
 from feedpub.model import Feed
 from feedpub.model import FeedKind
@@ -175,7 +175,7 @@ class FeedDocuments:
 
     def feed_list(self) -> tuple[Feed, ...]:
         """Every feed, in the index's order."""
-        order = {kind: rank for rank, (kinds, _) in enumerate(pages.SECTIONS) for kind in kinds}
+        order = {kind: rank for rank, (kinds, _) in enumerate(SECTIONS) for kind in kinds}
         found = [_feed(row) for row in self.store.members.feeds()]
         found.sort(key=lambda f: (order[f.kind], f.kind is FeedKind.TOPIC_STORIES, f.key))
         return tuple(found)

@@ -24,10 +24,12 @@ it for the other feeds showing the same entry.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 from collections import OrderedDict
 from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 
@@ -38,6 +40,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 from lxml import etree
 
+from feedpub import reuse
 from feedpub.errors import RenderError
 from feedpub.model import Entry
 from feedpub.model import Page
@@ -82,12 +85,16 @@ class Fragments:
     entry has one state per version): an entry shown by five feeds is
     rendered once. Holds at most `limit` of them, the least recently used
     going first; `render` orders documents so that those showing the same
-    entries come close together."""
+    entries come close together. While a `reuse.Recorder` is set
+    (`recording`), an entry not yet rendered is copied from the document's
+    previous bytes where it is unchanged, and what the document shows is
+    recorded."""
 
     def __init__(self, limit: int = 24_000) -> None:
         self.limit = limit
         self._rendered: OrderedDict[tuple[str, ...], object] = OrderedDict()
         self._version: int | None = None
+        self._recorder: reuse.Recorder | None = None
 
     def of_version(self, version: int) -> Fragments:
         """This cache for the documents of store version `version`: emptied
@@ -96,6 +103,15 @@ class Fragments:
             self._rendered.clear()
             self._version = version
         return self
+
+    @contextlib.contextmanager
+    def recording(self, recorder: reuse.Recorder | None) -> Iterator[None]:
+        """Render one document with `recorder` (None: none)."""
+        self._recorder = recorder
+        try:
+            yield
+        finally:
+            self._recorder = None
 
     def get(self, key: tuple[str, ...], make: Callable[[], object]) -> object:
         """The fragment at `key`, made by `make` the first time."""
@@ -108,19 +124,31 @@ class Fragments:
             self._rendered.move_to_end(key)
         return found
 
+    def shown(self, entry: Entry, kind: str, site: Site, make: Callable[[], bytes]) -> bytes:
+        """The bytes of `entry` in a document of format `kind` (``rss``,
+        ``atom``, ``json`` or ``html``), made by `make` unless cached or
+        copied from the document's previous bytes."""
+        key = (entry.id, kind, site.base_url)
+        recorder = self._recorder
+        if recorder is None:
+            return self.get(key, make)  # type: ignore[return-value]
+        revision: str = self.get((entry.id, "revision", site.base_url), lambda: reuse.revision(entry, site))  # type: ignore[assignment]
+        piece: bytes = self.get(key, lambda: recorder.copied(entry.id, revision) or make())  # type: ignore[assignment]
+        recorder.shown(entry.id, revision, piece)
+        return piece
+
     def content(self, entry: Entry) -> str:
         """The entry's HTML body (`content_html`), the same in every format."""
         return self.get((entry.id, "content"), lambda: content_html(entry))  # type: ignore[return-value]
 
     def xml(self, entry: Entry, format: str, site: Site) -> bytes:
         """The entry's ``<item>`` or ``<entry>`` element as it appears in a document."""
-        make = lambda: _xml_entry(entry, format, site, self.content(entry))  # noqa: E731
-        return self.get((entry.id, format, site.base_url), make)  # type: ignore[return-value]
+        return self.shown(entry, format, site, lambda: _xml_entry(entry, format, site, self.content(entry)))
 
-    def json(self, entry: Entry, site: Site) -> str:
+    def json(self, entry: Entry, site: Site) -> bytes:
         """The entry's JSON Feed item, encoded."""
-        make = lambda: json.dumps(_json_item(entry, self.content(entry)), ensure_ascii=False)  # noqa: E731
-        return self.get((entry.id, "json", site.base_url), make)  # type: ignore[return-value]
+        make = lambda: json.dumps(_json_item(entry, self.content(entry)), ensure_ascii=False).encode()  # noqa: E731
+        return self.shown(entry, "json", site, make)
 
 
 def _links(page: Page, format: str, site: Site) -> list[tuple[str, str]]:
@@ -356,9 +384,9 @@ def _json(page: Page, site: Site, fragments: Fragments) -> bytes:
         "current": site.url(feed_path(feed.key, "json")),
         **({"newer": site.url(feed_path(feed.key, "json", page.newer))} if page.newer else {}),
     }
-    head = json.dumps(document, ensure_ascii=False)
-    items = ",".join(fragments.json(entry, site) for entry in page.entries)
-    return f'{head[:-1]},"items":[{items}]}}\n'.encode()
+    head = json.dumps(document, ensure_ascii=False).encode()
+    items = b",".join(fragments.json(entry, site) for entry in page.entries)
+    return head[:-1] + b',"items":[' + items + b"]}\n"
 
 
 def _json_item(entry: Entry, content: str) -> dict[str, object]:

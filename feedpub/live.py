@@ -40,7 +40,6 @@ from feedpub.model import Site
 from feedpub.settings import Settings
 from feedpub.site import Pipeline
 from feedpub.site import compress
-from feedpub.site import etag_of
 from feedpub.store import StoreLock
 from feedpub.urlspace import DocumentRef
 
@@ -336,7 +335,7 @@ class Live:
                     ref,
                     rendered.body,
                     compress(rendered.body),
-                    etag_of(rendered.body),
+                    rendered.etag,
                     updated,
                     rendered.keys,
                 )

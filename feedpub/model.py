@@ -223,6 +223,16 @@ class FeedKind(enum.Enum):
         return self in (FeedKind.STORIES, FeedKind.TOPIC_STORIES)
 
 
+#: The index's sections and the OPML's folders, in order.
+SECTIONS = (
+    ((FeedKind.ALL,), "Everything"),
+    ((FeedKind.STORIES, FeedKind.TOPIC_STORIES), "Stories"),
+    ((FeedKind.CURATED,), "Curated feeds"),
+    ((FeedKind.TOPIC,), "Topics"),
+    ((FeedKind.PROVIDER,), "Providers"),
+)
+
+
 @dataclass(frozen=True)
 class Feed:
     """One feed of the URL space, as data, without its entries."""
@@ -299,7 +309,7 @@ class Page:
 class Overview:
     """What the index page and the OPML list show of the whole site."""
 
-    #: Every feed, in URL-space order (see `feedpub.pages.SECTIONS`).
+    #: Every feed, in URL-space order (see `SECTIONS`).
     feeds: tuple[Feed, ...]
     #: How many entries are published.
     entries: int

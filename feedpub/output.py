@@ -66,6 +66,18 @@ def write(out: Path, real_out: Path, path: str, body: bytes, gzipped: bytes | No
         raise OutputError(f"cannot write to {exc.filename or target}: {exc.strerror or exc}") from None
 
 
+def read(out: Path, real_out: Path, path: str) -> bytes | None:
+    """The bytes of the file of the document at URL `path` below `out`, if
+    there is one (and it is no link, nor outside `out`)."""
+    target = out / file_name(path)
+    try:
+        if target.is_symlink() or not target.parent.resolve().is_relative_to(real_out):
+            return None
+        return target.read_bytes()
+    except OSError:
+        return None
+
+
 def _write_if_changed(target: Path, body: bytes) -> bool:
     try:
         if target.stat().st_size == len(body) and target.read_bytes() == body:

@@ -8,7 +8,6 @@ has loaded (the settings, the parsed content of a chunk) without copying it.
 from __future__ import annotations
 
 import collections
-import multiprocessing
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -25,6 +24,8 @@ CHUNKS_PER_JOB = 8
 
 def can_fork() -> bool:
     """Forking is what makes workers cheap; where it is missing, work serially."""
+    import multiprocessing  # imported when there is parallel work: a rebuild has none (start-up time)
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -62,6 +63,8 @@ def map_chunks(
     # articles, hundreds of MB of parsed files).
     window = (jobs - 1) * _AHEAD
     _shared = shared
+    import multiprocessing
+
     try:
         with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
             theirs = collections.deque(start for number, start in enumerate(starts) if number % jobs)

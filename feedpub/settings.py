@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import tomllib
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -298,6 +297,8 @@ def _read_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot read settings file: {reason}", path=shown) from None
+    import tomllib  # only with a settings file (start-up time)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,15 +25,15 @@ from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from feedpub import catalog
 from feedpub import content
-from feedpub import feeds
 from feedpub import ledger
 from feedpub import loading
-from feedpub import pages
 from feedpub import problems
+from feedpub import reuse
 from feedpub import stories
 from feedpub import urlspace
 from feedpub.catalog import State
@@ -51,6 +52,9 @@ from feedpub.store import StoreLock
 from feedpub.store import set_aside
 from feedpub.urls import canonical_url
 from feedpub.urlspace import DocumentRef
+
+if TYPE_CHECKING:
+    from feedpub import feeds
 
 log = logging.getLogger("feedpub")
 
@@ -100,10 +104,11 @@ class Rendered:
     updated: int | None
     #: Surrogate keys: the feed and the entries it shows.
     keys: str
-
-    @property
-    def etag(self) -> str:
-        return etag_of(self.body)
+    #: Strong validator of `body` (`etag_of`).
+    etag: str
+    #: Where its entries are (`reuse.Layout`, stored form), for a
+    #: subscription document rendered with its previous bytes at hand.
+    layout: str | None = None
 
 
 class Pipeline:
@@ -319,8 +324,19 @@ class Pipeline:
         refs: Iterable[DocumentRef],
         site: Site,
         fragments: feeds.Fragments | None = None,
+        previous: Callable[[DocumentRef], bytes | None] | None = None,
     ) -> Iterator[Rendered]:
-        """Render documents; each page's data is read once for all its formats."""
+        """Render documents; each page's data is read once for all its
+        formats. With `previous` (the bytes a subscription document had, if
+        at hand), the entries it showed unchanged are copied from them, and
+        each such document is rendered with its layout (`reuse`)."""
+        # feedgen, lxml and jinja2 are a third of a rebuild's start-up: a
+        # rebuild that renders nothing does not import them.
+        from feedpub import feeds
+        from feedpub import pages
+
+        if not self.settings.no_cache:
+            pages.keep_compiled_templates(self.settings.cache_dir / "templates")
         fragments = fragments or feeds.Fragments()
         now = to_micros(self.now())
         by_page: dict[tuple[str | None, int | None], list[DocumentRef]] = {}
@@ -336,7 +352,7 @@ class Pipeline:
                         if ref.format == "html"
                         else pages.feeds_opml(overview, site)
                     )
-                    yield Rendered(ref, body, updated, "site")
+                    yield Rendered(ref, body, updated, "site", etag_of(body))
                 continue
             page = self.documents.page(key, number)
             if page is None:
@@ -348,11 +364,26 @@ class Pipeline:
             )
             tags = surrogate_keys(key, page.entries)
             for ref in group:
-                if ref.format == "html":
-                    body = pages.feed_html(page, site, fragments)
-                else:
-                    body = feeds.render(page, ref.format, site, fragments)
-                yield Rendered(ref, body, updated, tags)
+                recorder = self._recorder(ref, previous) if previous is not None and ref.is_hot else None
+                with fragments.recording(recorder):
+                    if ref.format == "html":
+                        body = pages.feed_html(page, site, fragments)
+                    else:
+                        body = feeds.render(page, ref.format, site, fragments)
+                etag = etag_of(body)
+                layout = recorder.layout(body, etag).dumps() if recorder is not None else None
+                yield Rendered(ref, body, updated, tags, etag, layout)
+
+    def _recorder(self, ref: DocumentRef, previous: Callable[[DocumentRef], bytes | None]) -> reuse.Recorder:
+        """The recorder of a subscription document, with its previous bytes
+        when they are those its stored layout describes."""
+        layout = reuse.Layout.loads(self.store.documents.layout(ref.path))
+        if layout is None:
+            return reuse.Recorder()
+        body = previous(ref)
+        if body is None or etag_of(body) != layout.etag:
+            return reuse.Recorder()
+        return reuse.Recorder(body, layout)
 
     def all_documents(self) -> list[DocumentRef]:
         """Every document of the URL space, index and OPML first."""
@@ -385,7 +416,8 @@ class Pipeline:
                 for ref in map(urlspace.parse, store.documents.unrendered())
                 if ref is not None and ref.is_hot
             ]
-            for document in self.render(refs, self.site()):
+            # A document marked for rendering keeps its previous bytes.
+            for document in self.render(refs, self.site(), previous=self._stored_body):
                 row = store.documents.get(document.ref.path)
                 store.documents.rendered(
                     document.ref.path,
@@ -394,10 +426,14 @@ class Pipeline:
                     document.keys,
                     document.body,
                     compress(document.body),
+                    document.layout,
                 )
                 if row is None or row.previous != document.etag:
                     changed.append(document.ref.path)
         return changed
+
+    def _stored_body(self, ref: DocumentRef) -> bytes | None:
+        return self.store.documents.body(ref.path)
 
     def files(self) -> int:
         return self.store.files.count()

@@ -32,6 +32,8 @@ import yaml
 from click.testing import CliRunner
 from click.testing import Result
 
+from feedpub import feeds
+from feedpub import pages
 from feedpub.cli import cli
 from feedpub.web import create_app
 
@@ -220,3 +222,28 @@ def feedpub_script() -> Path:
     script = Path(sys.executable).with_name("feedpub")
     assert script.exists(), f"console script missing: {script} (pip install -e .)"
     return script
+
+
+@pytest.fixture
+def rendered_entries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(entry id, format) of every entry rendered during the test, in any
+    format: RSS and Atom elements, JSON Feed items, HTML articles."""
+    rendered: list[tuple[str, str]] = []
+    xml_entry, json_item, article = feeds._xml_entry, feeds._json_item, pages._article
+
+    def xml(entry: Any, format: str, *args: Any) -> bytes:
+        rendered.append((entry.id, format))
+        return xml_entry(entry, format, *args)
+
+    def json_(entry: Any, *args: Any) -> dict[str, object]:
+        rendered.append((entry.id, "json"))
+        return json_item(entry, *args)
+
+    def html(entry: Any) -> bytes:
+        rendered.append((entry.id, "html"))
+        return article(entry)
+
+    monkeypatch.setattr(feeds, "_xml_entry", xml)
+    monkeypatch.setattr(feeds, "_json_item", json_)
+    monkeypatch.setattr(pages, "_article", html)
+    return rendered

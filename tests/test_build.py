@@ -147,6 +147,59 @@ def test_a_build_renders_each_entry_once_per_format(
     assert rendered and len(rendered) == len(set(rendered))
 
 
+def test_a_rebuild_after_an_edit_renders_only_the_edited_entry(
+    content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, site_build: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch, rendered_entries: list[tuple[str, str]],
+) -> None:
+    """The other entries of each feed it is in are copied from the files the
+    last build wrote; the files equal a build from scratch."""
+    write_many(write_article, 12)
+    out = tmp_path / "out"
+    site_build(content_dir, out)
+    rendered = rendered_entries
+    rendered.clear()
+    write_article("n003.md", title="Story 3, corrected", provider={"name": "Outlet 3"}, topics=["Topic 3"],
+                  publishedDateTime="2024-05-04T03:00:00Z")
+
+    site_build(content_dir, out)
+
+    # The entry, and the story it is the one item of, in each format once.
+    assert sorted(rendered) == sorted(
+        (entry, fmt) for entry in ("https://news.example.com/n003", story_id(out, "Story 3, corrected"))
+        for fmt in ("atom", "html", "json", "rss")
+    )
+    monkeypatch.undo()
+    site_build(content_dir, tmp_path / "fresh", no_cache=True)
+    assert files_below(out) == files_below(tmp_path / "fresh")
+
+
+def story_id(out: Path, title: str) -> str:
+    """The id of the story titled `title` in the stories feed built into `out`."""
+    parsed = feedparser.parse((out / "stories.atom").read_bytes())
+    return next(entry.id for entry in parsed.entries if entry.title == title)
+
+
+def test_a_feed_file_changed_by_hand_is_rendered_whole_again(
+    content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, site_build: Callable[..., Any],
+) -> None:
+    """Entries are copied from a file only while it holds what the last
+    build wrote: here an entry the edit does not touch was changed by hand."""
+    write_many(write_article, 12)
+    out = tmp_path / "out"
+    site_build(content_dir, out)
+    for name in ("all.rss", "all.json", "all.html"):
+        tampered = (out / name).read_bytes().replace(b"Story 5", b"Story five")
+        assert tampered != (out / name).read_bytes()
+        (out / name).write_bytes(tampered)
+    write_article("n003.md", title="Story 3, corrected", provider={"name": "Outlet 3"}, topics=["Topic 3"],
+                  publishedDateTime="2024-05-04T03:00:00Z")
+
+    site_build(content_dir, out)
+
+    site_build(content_dir, tmp_path / "fresh", no_cache=True)
+    assert files_below(out) == files_below(tmp_path / "fresh")
+
+
 def test_a_touched_file_with_the_same_bytes_is_not_parsed_again(
     content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, site_build: Callable[..., Any],
 ) -> None:
@@ -422,6 +475,34 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The default store folder, inside `tmp_path`."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     return tmp_path / "xdg"
+
+
+def test_damaged_compiled_templates_are_compiled_again(
+    content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, feedpub_script: Path,
+) -> None:
+    """The page templates are kept compiled in the cache folder; a damaged
+    file there costs a compilation, never the build."""
+    write_article("a.md")
+    environ = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+
+    def build_into(out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(feedpub_script), "build", str(content_dir), "--out", str(out), "--base-url", BASE_URL],
+            env=environ, capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    assert build_into(tmp_path / "one").returncode == 0
+    compiled = sorted((tmp_path / "xdg" / "feedpub" / "templates").iterdir())
+    assert len(compiled) >= 2
+    for number, path in enumerate(compiled):
+        # Cut within the checksum Jinja pickles after its header, or within the code.
+        path.write_bytes(path.read_bytes()[: 20 if number % 2 == 0 else path.stat().st_size // 2])
+
+    result = build_into(tmp_path / "two")  # a new folder: every page is rendered
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert files_below(tmp_path / "two") == files_below(tmp_path / "one")
 
 
 def test_a_build_writes_nothing_outside_out(

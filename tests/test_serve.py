@@ -566,6 +566,31 @@ def test_a_refresh_is_served_at_once_by_the_process_that_made_it(make_app, write
     assert titles(client) == ["New"]
 
 
+def test_after_an_edit_the_server_renders_only_the_edited_entry(
+    make_app, write_article, build, read_tree, tmp_path, content_dir, rendered_entries
+):
+    """The other entries of the feeds it is in are copied from the bytes the
+    store kept, and every feed is served with the bytes a build writes."""
+    for number in range(8):
+        write_article(f"n{number}.md", title=f"Story {number}", topics=[f"Topic {number % 3}"],
+                      publishedDateTime=f"2024-05-0{1 + number}T12:00:00Z")
+    app = make_app()
+    client = app.test_client()
+    rendered_entries.clear()
+    write_article("n3.md", title="Story 3, corrected", topics=["Topic 0"],
+                  publishedDateTime="2024-05-04T12:00:00Z")
+
+    assert app.extensions["feedpub"].refresh()
+
+    edited = {entry for entry, _ in rendered_entries}
+    assert "https://news.example.com/n3" in edited
+    assert all(entry == "https://news.example.com/n3" or entry.startswith("tag:") for entry in edited)
+    build(content_dir)
+    built = read_tree(tmp_path / "public")
+    for path in ("/all.atom", "/all.rss", "/all.json", "/all.html", "/topics/topic-0.atom", "/stories.json"):
+        assert client.get(path).data == built[path], path
+
+
 def _get(client, path):
     response = client.get(path)
     return response.status_code, response.data

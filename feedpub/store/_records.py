@@ -184,10 +184,11 @@ class Documents(Table):
         return DocumentRow(path, version, etag, previous, updated, keys, body, gzip, bool(removed))
 
     def mark(self, paths: Iterable[str], version: int) -> None:
-        """To be rendered again (a change touched what they show)."""
+        """To be rendered again (a change touched what they show). The bytes
+        stay until then: the unchanged entries are copied from them."""
         self.db.executemany(
             "INSERT INTO documents (path, version) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET "
-            "version = excluded.version, previous = coalesce(etag, previous), etag = NULL, body = NULL, "
+            "version = excluded.version, previous = coalesce(etag, previous), etag = NULL, "
             "gzip = NULL, removed = 0",
             [(path, version) for path in paths],
         )
@@ -197,18 +198,35 @@ class Documents(Table):
         their copies."""
         self.db.executemany(
             "UPDATE documents SET version = ?, previous = coalesce(etag, previous), etag = NULL,"
-            " body = NULL, "
-            "gzip = NULL, removed = 1 WHERE path = ?",
+            " body = NULL, gzip = NULL, layout = NULL, removed = 1 WHERE path = ?",
             [(version, path) for path in paths],
         )
 
     def rendered(
-        self, path: str, etag: str, updated: int | None, keys: str, body: bytes | None, gzip: bytes | None
+        self,
+        path: str,
+        etag: str,
+        updated: int | None,
+        keys: str,
+        body: bytes | None,
+        gzip: bytes | None,
+        layout: str | None = None,
     ) -> None:
         self.db.execute(
-            "UPDATE documents SET etag = ?, updated = ?, keys = ?, body = ?, gzip = ? WHERE path = ?",
-            (etag, updated, keys, body, gzip, path),
+            "UPDATE documents SET etag = ?, updated = ?, keys = ?, body = ?, gzip = ?, layout = ?"
+            " WHERE path = ?",
+            (etag, updated, keys, body, gzip, layout, path),
         )
+
+    def body(self, path: str) -> bytes | None:
+        """The bytes kept of the document, rendered or waiting to be again."""
+        row = self.db.execute("SELECT body FROM documents WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def layout(self, path: str) -> str | None:
+        """Where the entries are in the document's last rendering (`feedpub.reuse`)."""
+        row = self.db.execute("SELECT layout FROM documents WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
 
     def unrendered(self) -> list[str]:
         return [

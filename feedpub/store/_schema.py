@@ -15,14 +15,16 @@ cache of the content folder, which can always be read again).
   spellings of each topic and provider name and which is shown.
 - ``ledger``: the id ledger as last read or written.
 - ``documents``: per path, its ETag (None: to be rendered again) and, for
-  the documents readers poll, the bytes the server sends.
+  the documents readers poll, the bytes the server sends (kept while the
+  document waits to be rendered again) and where each entry is in the
+  bytes last rendered (`feedpub.reuse`).
 - ``outputs``: per output folder and path, what was written there.
 """
 
 from __future__ import annotations
 
 #: Version of this schema; also in ``PRAGMA user_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: ``PRAGMA application_id``: "fpub". A SQLite file without it is not ours.
 APPLICATION_ID = 0x66707562
 
@@ -94,7 +96,8 @@ CREATE INDEX ledger_story ON ledger (story);
 
 CREATE TABLE documents (
     path TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, etag TEXT, previous TEXT,
-    updated INTEGER, keys TEXT, body BLOB, gzip BLOB, removed INTEGER NOT NULL DEFAULT 0
+    updated INTEGER, keys TEXT, body BLOB, gzip BLOB, removed INTEGER NOT NULL DEFAULT 0,
+    layout TEXT
 );
 CREATE INDEX documents_version ON documents (version);
 CREATE INDEX documents_unrendered ON documents (path) WHERE etag IS NULL;
