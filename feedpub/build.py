@@ -109,7 +109,9 @@ def _publish(pipeline: Pipeline, out: Path, gzipped: bool) -> Publication:
     def record_written() -> None:
         with store.transaction():
             for path, etag, updated, keys, layout in written:
-                if etags.get(path) != etag or layout is not None:
+                # Bytes the store has already (a server rendered them) keep
+                # their row: its layout is of the same bytes.
+                if etags.get(path) != etag:
                     store.documents.rendered(path, etag, updated, keys, None, None, layout)
             store.documents.put_outputs(key, [(path, etag) for path, etag, *_ in written])
         written.clear()
