@@ -591,6 +591,22 @@ def test_after_an_edit_the_server_renders_only_the_edited_entry(
         assert client.get(path).data == built[path], path
 
 
+def test_a_build_sharing_the_servers_store_leaves_it_the_bytes_it_serves(
+    make_app, write_article, build, content_dir, rendered_entries
+):
+    """A build of the same folder and base URL uses the server's store; the
+    documents whose bytes did not change stay ready to serve, not rendered
+    again on the next request."""
+    write_article("a.md", title="One")
+    make_app()  # renders what readers poll into the store
+    build(content_dir)
+    rendered_entries.clear()
+
+    client = make_app().test_client()  # a worker starting on that store
+    assert titles(client) == ["One"]
+    assert rendered_entries == []
+
+
 def _get(client, path):
     response = client.get(path)
     return response.status_code, response.data
