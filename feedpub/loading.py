@@ -35,17 +35,17 @@ def changes(
     changed: dict[str, content.FoundFile] = {}
     removed: set[str] = set()
     listings: dict[str, bytes | None] = {}
-    for folder, found in scan.folders.items():
-        listing = scan.listing(folder)
+    for folder, listing in scan.listings.items():
         if stored.get(folder) == listing:
             continue
         known = store.files.in_folder(folder)
+        found = scan.files(folder)
         for file in found:
             if every or file.refusal or known.get(file.path, (None,))[0] != file.signature:
                 changed[file.path] = file
         removed |= known.keys() - {file.path for file in found}
         listings[folder] = listing
-    for folder in (store.files.folders() if every else stored).keys() - scan.folders.keys():
+    for folder in (store.files.folders() if every else stored).keys() - scan.listings.keys():
         removed |= store.files.in_folder(folder).keys()
         listings[folder] = None
     return changed, removed, listings

@@ -183,7 +183,7 @@ class Pipeline:
         moment = now or self.now()
         with _held(self.lock):
             scan = content.scan(self.root)
-            report = Refresh(files=sum(len(found) for found in scan.folders.values()))
+            report = Refresh(files=scan.count())
             # Another size limit changes what files give: read them all again.
             limit_changed = self.store.get("max_file_size") != self.settings.max_file_size
             changed, removed, listings = loading.changes(self.store, scan, every=limit_changed)

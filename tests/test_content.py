@@ -412,7 +412,7 @@ def test_scan_finds_content_files_and_skips_the_rest(
                  "sub/.drafts/h.md"]:
         write_article(name)
     scan = content.scan(content_dir)
-    found = sorted(file.path for files in scan.folders.values() for file in files)
+    found = sorted(file.path for folder in scan.listings for file in scan.files(folder))
     assert found == ["a.txt", "b.md", "c.markdown", "d.yaml", "deep/er/f.MD", "e.yml"]
     assert scan.unreadable == {}
     assert check(runner, content_dir) == (0, [], "6 files checked; no problems")

@@ -11,6 +11,7 @@ and the server print.
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import stat
 import struct
@@ -43,23 +44,23 @@ class FoundFile:
 class Scan:
     """Everything below the content folder, by folder."""
 
-    #: Content files by the folder holding them (``""`` is the root), each
-    #: folder's sorted by name; empty folders are left out.
-    folders: dict[str, tuple[FoundFile, ...]]
+    #: Per folder holding content files (``""`` is the root; empty folders
+    #: are left out), its listing: the names, signatures and refusals of its
+    #: files, sorted by name, as bytes. Equal listings mean no file of the
+    #: folder was added, removed or touched.
+    listings: dict[str, bytes]
     #: Folders that cannot be read, with the reason.
     unreadable: dict[str, str]
+    #: Per folder, its files as (path, signature, refusal): `files` makes
+    #: them `FoundFile`s for the few folders whose listing changed.
+    _found: dict[str, list[tuple[str, bytes, str | None]]]
 
-    def listing(self, folder: str) -> bytes:
-        """The folder's files and signatures as bytes: equal listings mean
-        no file of the folder was added, removed or touched."""
-        return b"".join(
-            found.path.encode("utf-8", "surrogateescape")
-            + b"\0"
-            + found.signature
-            + (found.refusal or "").encode()
-            + b"\n"
-            for found in self.folders[folder]
-        )
+    def files(self, folder: str) -> tuple[FoundFile, ...]:
+        return tuple(FoundFile(*found) for found in self._found[folder])
+
+    def count(self) -> int:
+        """How many content files were found (refused ones included)."""
+        return sum(map(len, self._found.values()))
 
 
 class FileRefused(Exception):
@@ -81,32 +82,58 @@ def scan(root: Path) -> Scan:
         os.listdir(root)
     except OSError as exc:
         raise ConfigError(f"cannot read content folder {str(root)!r}: {exc.strerror}") from exc
-    folders: dict[str, tuple[FoundFile, ...]] = {}
+    listings: dict[str, bytes] = {}
     unreadable: dict[str, str] = {}
+    every_found: dict[str, list[tuple[str, bytes, str | None]]] = {}
     pending = [("", str(root))]
+    # This loop runs once per file on every rebuild (100,000 times for a
+    # big archive): regular files take the short path, and nothing is
+    # made per file but its signature and one tuple.
     while pending:
         prefix, folder = pending.pop()
         try:
             with os.scandir(folder) as entries:
-                listed = sorted(entries, key=lambda e: e.name)
+                listed = sorted(entries, key=_name)
         except OSError as exc:
             unreadable[prefix.rstrip("/") or "."] = f"cannot read folder: {reason(exc)}"
             continue
-        found = []
+        found: list[tuple[str, bytes, str | None]] = []
         for entry in listed:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            relpath = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                pending.append((relpath + "/", entry.path))
-            elif entry.name.lower().endswith(_SUFFIX_TUPLE):
-                found.append(_examine(entry, relpath, real_root))
+                pending.append((prefix + name + "/", entry.path))
+            elif name.lower().endswith(_SUFFIX_TUPLE):
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    info = None
+                if info is not None and stat.S_ISREG(info.st_mode):
+                    found.append((prefix + name, _SIGNATURE.pack(*_signed(info)), None))
+                else:
+                    found.append(_examine(entry, prefix + name, real_root))
         if found:
-            folders[prefix.rstrip("/")] = tuple(found)
-    return Scan(folders, unreadable)
+            key = prefix.rstrip("/")
+            every_found[key] = found
+            listings[key] = b"".join(
+                [
+                    path.encode("utf-8", "surrogateescape")
+                    + b"\0"
+                    + signature
+                    + (refusal or "").encode()
+                    + b"\n"
+                    for path, signature, refusal in found
+                ]
+            )
+    return Scan(listings, unreadable, every_found)
 
 
-def _examine(entry: os.DirEntry[str], relpath: str, real_root: Path) -> FoundFile:
+_name = operator.attrgetter("name")
+_signed = operator.attrgetter("st_size", "st_mtime_ns", "st_ino", "st_mode")
+
+
+def _examine(entry: os.DirEntry[str], relpath: str, real_root: Path) -> tuple[str, bytes, str | None]:
     """Sign one file, or say why it is refused. The refusal is part of what
     later scans compare, so a file turning into a FIFO is noticed."""
     try:
@@ -114,21 +141,19 @@ def _examine(entry: os.DirEntry[str], relpath: str, real_root: Path) -> FoundFil
         if stat.S_ISLNK(info.st_mode):
             target = Path(entry.path).resolve(strict=True)
             if not target.is_relative_to(real_root):
-                return FoundFile(
-                    relpath, _sign(info), "symbolic link leads outside the content folder; refused"
-                )
+                return (relpath, _sign(info), "symbolic link leads outside the content folder; refused")
             info = target.stat()
     except RuntimeError:  # Python 3.11's resolve() on a loop; its text holds the absolute path
-        return FoundFile(relpath, b"", "cannot read file: symbolic link loop")
+        return (relpath, b"", "cannot read file: symbolic link loop")
     except OSError as exc:
-        return FoundFile(relpath, b"", f"cannot read file: {reason(exc)}")
+        return (relpath, b"", f"cannot read file: {reason(exc)}")
     if not stat.S_ISREG(info.st_mode):
-        return FoundFile(relpath, _sign(info), "not a regular file (a FIFO, socket or device); refused")
-    return FoundFile(relpath, _sign(info))
+        return (relpath, _sign(info), "not a regular file (a FIFO, socket or device); refused")
+    return (relpath, _sign(info), None)
 
 
 def _sign(info: os.stat_result) -> bytes:
-    return _SIGNATURE.pack(info.st_size, info.st_mtime_ns, info.st_ino, info.st_mode)
+    return _SIGNATURE.pack(*_signed(info))
 
 
 def reason(exc: BaseException) -> str:
