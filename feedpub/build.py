@@ -176,8 +176,9 @@ def _folder_times(out: Path, folders: set[str] | Any) -> dict[str, int]:
 def _missing(pipeline: Pipeline, out: Path, folders: dict[str, int], gzipped: bool) -> set[str]:
     """Documents whose file is gone from a folder whose modification time
     moved since the last build (someone deleted a file)."""
-    moved = {folder for folder, mtime in _folder_times(out, set(folders)).items() if folders[folder] != mtime}
-    moved |= set(folders) - set(_folder_times(out, set(folders)))
+    now = _folder_times(out, set(folders))
+    moved = {folder for folder, mtime in now.items() if folders[folder] != mtime}
+    moved |= set(folders) - set(now)
     if not moved:
         return set()
     present = output.survey(out)
