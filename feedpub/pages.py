@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import xml.etree.ElementTree as ET
-from email.utils import format_datetime
 from functools import partial
 from pathlib import Path
 
@@ -289,6 +287,11 @@ def feeds_opml(overview: Overview, site: Site) -> bytes:
     """OPML 2.0 subscription list: every feed once (as RSS), in folders, so a
     reader import gives one subscription each; archive pages are not feeds
     to subscribe to and are not listed."""
+    # Imported here: only the OPML needs them, and an edit's rebuild, which
+    # renders feed pages, does not (they are a few percent of its time).
+    import xml.etree.ElementTree as ET
+    from email.utils import format_datetime
+
     opml = ET.Element("opml", version="2.0")
     head = ET.SubElement(opml, "head")
     ET.SubElement(head, "title").text = f"{site.title}: feeds"
