@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
@@ -477,3 +478,39 @@ def test_unreadable_subfolder_is_reported(
     assert code == 1
     assert lines == [f"{content_dir}/private: cannot read folder: Permission denied"]
     assert lines[0] in built.stderr
+
+
+def test_a_scan_of_many_folders_sees_every_change_in_each_of_them(
+    content_dir: Path, write_article: Callable[..., Path], feedpub_script: Path, tmp_path: Path
+) -> None:
+    # With many subfolders the command's scan walks half of them in a second
+    # process (a CLI run has no other threads): what that half holds must
+    # count like the rest, on the first scan and on the next.
+    for number in range(20):
+        write_article(f"f{number:02}/a.md", title=f"Story {number}",
+                      sourceUrl=f"https://news.example.com/{number}")
+    out = tmp_path / "public"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(feedpub_script), *args], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+
+    def titles() -> set[str]:
+        built = run("build", str(content_dir), "--out", str(out), "--base-url", "https://feeds.example.org")
+        assert built.returncode == 0, built.stderr
+        items = json.loads((out / "all.json").read_text())["items"]
+        return {item["title"] for item in items if item["title"].startswith("Story")}
+
+    assert titles() == {f"Story {number}" for number in range(20)}
+    write_article("f01/a.md", title="Story 1, edited", sourceUrl="https://news.example.com/1")
+    write_article("f02/a.md", title="Story 2, edited", sourceUrl="https://news.example.com/2")
+    (content_dir / "f03/a.md").unlink()
+    (content_dir / "f04/a.md").unlink()
+    kept = {f"Story {number}" for number in range(5, 20)}
+    assert titles() == kept | {"Story 0", "Story 1, edited", "Story 2, edited"}
+    os.mkfifo(content_dir / "f05" / "pipe.md")
+    os.mkfifo(content_dir / "f06" / "pipe.md")
+    checked = run("check", str(content_dir))
+    assert "f05/pipe.md: not a regular file" in checked.stderr, checked.stderr
+    assert "f06/pipe.md: not a regular file" in checked.stderr, checked.stderr
+    assert "20 files checked; 2 files with problems" in checked.stdout, checked.stdout

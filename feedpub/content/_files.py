@@ -3,7 +3,8 @@
 The scan walks the content folder (hidden names skipped, symbolic links to
 folders not followed) and gives each content file a signature (size,
 modification time, inode, mode) so that a later scan can tell which files
-changed without reading any. A link leading out of the folder, a FIFO, a
+changed without reading any (in a folder of many subfolders, half of them
+are walked by a forked process). A link leading out of the folder, a FIFO, a
 socket or a device is refused by the scan with the same message `check`
 and the server print.
 """
@@ -11,12 +12,15 @@ and the server print.
 from __future__ import annotations
 
 import errno
+import marshal
 import operator
 import os
 import stat
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from feedpub.errors import ConfigError
 
@@ -82,28 +86,78 @@ def scan(root: Path) -> Scan:
         os.listdir(root)
     except OSError as exc:
         raise ConfigError(f"cannot read content folder {str(root)!r}: {exc.strerror}") from exc
-    listings: dict[str, bytes] = {}
-    unreadable: dict[str, str] = {}
-    every_found: dict[str, list[tuple[str, bytes, str | None]]] = {}
-    pending = [("", str(root))]
-    # This loop runs once per file on every rebuild (100,000 times for a
-    # big archive): regular files take the short path, and nothing is
-    # made per file but its signature and one tuple.
-    while pending:
-        prefix, folder = pending.pop()
+    walk = _Walk(real_root)
+    walk.folder("", str(root))
+    pending, walk.pending = walk.pending, []
+    if len(pending) >= _FORK_FROM and threading.active_count() == 1 and hasattr(os, "fork"):
+        # Interleaved, so that each process gets folders of every era.
+        theirs = pending[1::2]
+        walk.pending = pending[0::2]
+        received = _walk_in_child(real_root, theirs, walk)
+        if received is None:  # the child failed: walk its share here
+            walk.pending += theirs
+            walk.run()
+        else:
+            walk.merge(*received)
+    else:
+        walk.pending = pending
+        walk.run()
+    # By folder, whichever process walked it: the same order every time.
+    return Scan(dict(sorted(walk.listings.items())), walk.unreadable, dict(sorted(walk.found.items())))
+
+
+#: From this many subfolders of the content folder on, a process without
+#: other threads walks half of them in a forked child. The walk is mostly
+#: the kernel's `lstat` (about 0.37 s of its 0.5 s for 100,000 files here),
+#: which two processes make side by side; two threads only contend for the
+#: GIL. A forked child runs nothing but the walk and leaves by `os._exit`,
+#: so it never touches a store connection or a buffer of the parent's.
+_FORK_FROM = 16
+
+
+class _Walk:
+    """The walk of a part of the content folder, and what it found."""
+
+    def __init__(self, real_root: Path) -> None:
+        self.real_root = real_root
+        self.listings: dict[str, bytes] = {}
+        self.unreadable: dict[str, str] = {}
+        self.found: dict[str, list[tuple[str, bytes, str | None]]] = {}
+        self.pending: list[tuple[str, str]] = []
+
+    def run(self) -> None:
+        while self.pending:
+            self.folder(*self.pending.pop())
+
+    def merge(
+        self,
+        listings: dict[str, bytes],
+        unreadable: dict[str, str],
+        found: dict[str, list[tuple[str, bytes, str | None]]],
+    ) -> None:
+        self.listings.update(listings)
+        self.unreadable.update(unreadable)
+        self.found.update(found)
+
+    def folder(self, prefix: str, folder: str) -> None:
+        """Sign the files of one folder, and queue its subfolders.
+
+        This runs once per file on every rebuild (100,000 times for a big
+        archive): regular files take the short path, and nothing is made
+        per file but its signature and one tuple."""
         try:
             with os.scandir(folder) as entries:
                 listed = sorted(entries, key=_name)
         except OSError as exc:
-            unreadable[prefix.rstrip("/") or "."] = f"cannot read folder: {reason(exc)}"
-            continue
+            self.unreadable[prefix.rstrip("/") or "."] = f"cannot read folder: {reason(exc)}"
+            return
         found: list[tuple[str, bytes, str | None]] = []
         for entry in listed:
             name = entry.name
             if name.startswith("."):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                pending.append((prefix + name + "/", entry.path))
+                self.pending.append((prefix + name + "/", entry.path))
             elif name.lower().endswith(_SUFFIX_TUPLE):
                 try:
                     info = entry.stat(follow_symlinks=False)
@@ -112,11 +166,11 @@ def scan(root: Path) -> Scan:
                 if info is not None and stat.S_ISREG(info.st_mode):
                     found.append((prefix + name, _SIGNATURE.pack(*_signed(info)), None))
                 else:
-                    found.append(_examine(entry, prefix + name, real_root))
+                    found.append(_examine(entry, prefix + name, self.real_root))
         if found:
             key = prefix.rstrip("/")
-            every_found[key] = found
-            listings[key] = b"".join(
+            self.found[key] = found
+            self.listings[key] = b"".join(
                 [
                     path.encode("utf-8", "surrogateescape")
                     + b"\0"
@@ -126,7 +180,49 @@ def scan(root: Path) -> Scan:
                     for path, signature, refusal in found
                 ]
             )
-    return Scan(listings, unreadable, every_found)
+
+
+def _walk_in_child(real_root: Path, pending: list[tuple[str, str]], walk: _Walk) -> Any:
+    """Walk `pending` in a forked child while `walk` runs here; what the
+    child found (listings, unreadable folders, files), or None if it failed."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # no more processes allowed: walk it all here
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(read_end)
+            theirs = _Walk(real_root)
+            theirs.pending = pending
+            theirs.run()
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(marshal.dumps((theirs.listings, theirs.unreadable, theirs.found)))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        walk.run()
+    finally:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        try:
+            failed = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0
+        except ChildProcessError:  # reaped by someone's SIGCHLD handler: the data tells
+            failed = False
+    if failed:
+        return None
+    try:
+        return marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
 
 
 _name = operator.attrgetter("name")
