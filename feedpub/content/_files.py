@@ -88,20 +88,15 @@ def scan(root: Path) -> Scan:
         raise ConfigError(f"cannot read content folder {str(root)!r}: {exc.strerror}") from exc
     walk = _Walk(real_root)
     walk.folder("", str(root))
-    pending, walk.pending = walk.pending, []
-    if len(pending) >= _FORK_FROM and threading.active_count() == 1 and hasattr(os, "fork"):
+    if len(walk.pending) >= _FORK_FROM and threading.active_count() == 1 and hasattr(os, "fork"):
         # Interleaved, so that each process gets folders of every era.
-        theirs = pending[1::2]
-        walk.pending = pending[0::2]
+        theirs, walk.pending = walk.pending[1::2], walk.pending[0::2]
         received = _walk_in_child(real_root, theirs, walk)
-        if received is None:  # the child failed: walk its share here
+        if received is None:  # no child, or it failed: its share is walked here
             walk.pending += theirs
-            walk.run()
         else:
             walk.merge(*received)
-    else:
-        walk.pending = pending
-        walk.run()
+    walk.run()
     # By folder, whichever process walked it: the same order every time.
     return Scan(dict(sorted(walk.listings.items())), walk.unreadable, dict(sorted(walk.found.items())))
 
