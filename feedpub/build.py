@@ -233,12 +233,11 @@ def _render_chunk(
         in_version = fragments.of_version(pipeline.store.version)
         # The unchanged entries of a document are copied from the file the
         # last build wrote (when it is still what that build wrote).
-        previous = lambda ref: output.read(out, real_out, ref.path)  # noqa: E731
+        folder = output.Folder(out, real_out)
+        previous = lambda ref: folder.read(ref.path)  # noqa: E731
         for document in pipeline.render(refs, pipeline.site(), in_version, previous):
             body = document.body
-            did_write = output.write(
-                out, real_out, document.ref.path, body, compress(body) if gzipped else None
-            )
+            did_write = folder.write(document.ref.path, body, compress(body) if gzipped else None)
             results.append(
                 (
                     document.ref.path,

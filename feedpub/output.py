@@ -9,8 +9,9 @@ time and thus the validators a static server derives from it.
 
 from __future__ import annotations
 
+import itertools
 import os
-import tempfile
+import stat
 from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,15 +27,6 @@ GZIP_SUFFIX = ".gz"
 TEMP_PREFIX = ".feedpub-"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_MODE = 0o666 & ~_umask()
-
-
 def prepare(out: Path) -> Path:
     """Create the output folder; its resolved path. Raises `OutputError`."""
     try:
@@ -44,38 +36,60 @@ def prepare(out: Path) -> Path:
         raise OutputError(f"cannot write to {exc.filename or out}: {exc.strerror or exc}") from None
 
 
-def write(out: Path, real_out: Path, path: str, body: bytes, gzipped: bytes | None) -> bool:
-    """Write the document at URL `path` below `out` if its bytes changed, and
-    its gzip form beside it when given (else remove a stale one); True if
-    either was written. Raises `OutputError`."""
-    target = out / file_name(path)
-    try:
-        # Slugs cannot contain "/" or "..", but nothing outside `out` must
-        # ever be written whatever a future path looks like, nor through a
-        # link someone planted inside it.
-        if not target.parent.resolve().is_relative_to(real_out) or target.is_symlink():
-            raise OutputError(f"refusing to write {target} outside {out}")
-        written = _write_if_changed(target, body)
-        packed = target.with_name(target.name + GZIP_SUFFIX)
-        if gzipped is not None:
-            written |= _write_if_changed(packed, gzipped)
-        elif packed.is_file() and not packed.is_symlink():
-            packed.unlink()
-        return written
-    except OSError as exc:
-        raise OutputError(f"cannot write to {exc.filename or target}: {exc.strerror or exc}") from None
+class Folder:
+    """The output folder of one batch of writes: it remembers the folders
+    below `out` it has made or found to be real folders inside `out`, so
+    that each is resolved (one ``lstat`` per path component) once, not once
+    per file."""
 
+    def __init__(self, out: Path, real_out: Path) -> None:
+        self.out = out
+        self.real_out = real_out
+        self._inside: set[Path] = set()
 
-def read(out: Path, real_out: Path, path: str) -> bytes | None:
-    """The bytes of the file of the document at URL `path` below `out`, if
-    there is one (and it is no link, nor outside `out`)."""
-    target = out / file_name(path)
-    try:
-        if target.is_symlink() or not target.parent.resolve().is_relative_to(real_out):
+    def _checked(self, target: Path) -> bool:
+        """Whether `target`'s folder is inside `out` and `target` no link:
+        nothing outside `out` must ever be written, whatever a future path
+        looks like, nor through a link someone planted inside it. (Slugs
+        cannot contain "/" or "..".)"""
+        parent = target.parent
+        if parent not in self._inside:
+            if not parent.resolve().is_relative_to(self.real_out):
+                return False
+            self._inside.add(parent)
+        return not target.is_symlink()
+
+    def write(self, path: str, body: bytes, gzipped: bytes | None) -> bool:
+        """Write the document at URL `path` if its bytes changed, and its
+        gzip form beside it when given (else remove a stale one); True if
+        either was written. Raises `OutputError`."""
+        target = self.out / file_name(path)
+        try:
+            if not self._checked(target):
+                raise OutputError(f"refusing to write {target} outside {self.out}")
+            written = _write_if_changed(target, body)
+            packed = target.with_name(target.name + GZIP_SUFFIX)
+            if gzipped is not None:
+                written |= _write_if_changed(packed, gzipped)
+            else:
+                _remove_file(packed)
+            return written
+        except OSError as exc:
+            raise OutputError(f"cannot write to {exc.filename or target}: {exc.strerror or exc}") from None
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of the file of the document at URL `path`, if there is
+        one (and it is no link, nor outside `out`)."""
+        target = self.out / file_name(path)
+        try:
+            return target.read_bytes() if self._checked(target) else None
+        except OSError:
             return None
-        return target.read_bytes()
-    except OSError:
-        return None
+
+
+#: Temporary names of this process: with its pid, unique among processes
+#: writing the same folder at once (the build's workers).
+_temporary_names = itertools.count()
 
 
 def _write_if_changed(target: Path, body: bytes) -> bool:
@@ -83,13 +97,20 @@ def _write_if_changed(target: Path, body: bytes) -> bool:
         if target.stat().st_size == len(body) and target.read_bytes() == body:
             return False
     except FileNotFoundError:
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX + target.name + ".")
+        target.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: never write through a name something else made (a killed
+    # build's leftover: the next name is tried). The mode is a plain file's
+    # (the umask applies), so that a web server can read it.
+    while True:
+        temp = target.with_name(f"{TEMP_PREFIX}{target.name}.{os.getpid()}.{next(_temporary_names)}")
+        try:
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(body)
-        os.chmod(temp, _MODE)  # mkstemp makes it private; a web server must read it
         os.replace(temp, target)
     except BaseException:
         os.unlink(temp)
@@ -152,8 +173,12 @@ def _owned_folder_files(out: Path) -> Iterator[Path]:
 
 
 def _remove_file(path: Path) -> None:
-    if path.is_file() and not path.is_symlink():
-        path.unlink()
+    """Remove `path` if it is a plain file (not a link): one ``lstat``."""
+    try:
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _names(folder: Path) -> list[str]:

@@ -596,6 +596,26 @@ def test_temporary_files_left_in_out_are_removed_by_the_next_build(
     assert {name: body for name, body in files_below(out).items() if name in built} == built
 
 
+def test_written_files_are_as_readable_as_the_umask_allows(
+    tmp_path: Path, content_dir: Path, write_article: Callable[..., Path], build: Callable[..., Result],
+) -> None:
+    """A web server reading the folder may run as another user: every file
+    gets the mode a plain file gets under the umask, not a temporary file's
+    private one, when first written and when rewritten."""
+    write_article("a.md", title="One", topics=["AI"])
+    out = tmp_path / "out"
+    previous = os.umask(0o027)
+    try:
+        build(content_dir, "--gzip", out=out)
+        write_article("a.md", title="One, corrected", topics=["AI"])
+        build(content_dir, "--gzip", out=out)
+    finally:
+        os.umask(previous)
+    modes = {name: (out / name).stat().st_mode & 0o777 for name in files_below(out)}
+    assert "all.rss.gz" in modes
+    assert set(modes.values()) == {0o640}, modes
+
+
 # -- SIGKILL in the middle of writing -------------------------------------------------------------------
 
 #: About 300 files to write: enough for a kill to land midway, few enough to be quick.
