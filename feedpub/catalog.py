@@ -274,7 +274,7 @@ def _mates(store: Store, canonicals: set[str], view: View) -> set[str]:
     paths: set[str] = set()
     for rows in store.items.of_canonicals(canonicals).values():
         paths.update(row.path for row in rows)
-    for row in store.entries.get(canonicals).values():
+    for row in store.entries.get(canonicals, data=False).values():
         paths.update(str(path) for path, _ in row.occurrences or ())
     return {
         item.canonical for rows in store.items.of_paths(paths).values() for item in rows if view.shows(item)
@@ -288,7 +288,7 @@ def _users(store: Store, renamed: set[tuple[str, str]], view: View) -> set[str]:
     for kind, slug in renamed:
         key = feed_key(FeedKind.TOPIC if kind == "topic" else FeedKind.PROVIDER, slug)
         ids = store.members.page(key, 0, 1 << 62)
-        users = {row.canonical for row in store.entries.by_ids(ids).values()}
+        users = {row.canonical for row in store.entries.by_ids(ids, data=False).values()}
         found |= users
         if kind == "provider":
             found |= _mates(store, users, view)
@@ -318,12 +318,14 @@ class _Deriver:
 
     def derive(self, batch: list[str]) -> None:
         store = self.store
-        rows = {c: r for c, r in store.entries.get(batch).items() if r.state == State.PUBLISHED}
+        # Without their data: each entry's is made anew from its items.
+        rows = {c: r for c, r in store.entries.get(batch, data=False).items() if r.state == State.PUBLISHED}
         paths = {str(path) for row in rows.values() for path, _ in row.occurrences or ()}
         files = store.items.of_paths(paths)
         mates = {item.canonical for path in paths for item in files.get(path, ()) if self.view.shows(item)}
         mates -= rows.keys()
-        links = {c: r for c, r in store.entries.get(mates).items() if r.state == State.PUBLISHED}
+        # Only how they are linked: their data is not decoded, nor even read.
+        links = {c: r for c, r in store.entries.get(mates, data=False).items() if r.state == State.PUBLISHED}
         links.update(rows)
         ledger_rows = store.ledger.by_canonicals(rows)
         if self.orphans is None:  # once per derive: most refreshes have none to look through

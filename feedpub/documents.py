@@ -99,10 +99,9 @@ class FeedDocuments:
         each page holding an entry edited in place."""
         size = self.settings.max_items
         numbers: set[int | None] = set()
-        lowest = None
-        for published, entry_id in change.moved:
-            older = self._older(key, published, entry_id, total)
-            lowest = older if lowest is None else min(lowest, older)
+        # Positions only grow older down the feed: the oldest member moved
+        # is the one with the fewest older than it.
+        lowest = None if change.oldest_moved is None else self._older(key, *change.oldest_moved, total)
         if old_total != total:
             # The archive grew by the entries that left the subscription
             # document, from the first of them on; or it shrank, and its

@@ -66,5 +66,6 @@ def collect(store: Store, settings: Settings, now: datetime) -> tuple[Problem, .
 def _first_path(store: Store, key: str) -> str:
     """The first file (by path) with an entry in feed `key`."""
     ids = store.members.page(key, 0, 1 << 30)
-    paths = [str(path) for row in store.entries.by_ids(ids).values() for path, _ in row.occurrences or ()]
+    rows = store.entries.by_ids(ids, data=False).values()
+    paths = [str(path) for row in rows for path, _ in row.occurrences or ()]
     return min(paths, default="")

@@ -116,10 +116,11 @@ class Entries(Table):
     def drop(self, canonical: str) -> None:
         self.db.execute("DELETE FROM entries WHERE canonical = ?", (canonical,))
 
-    def by_ids(self, ids: list[str]) -> dict[str, EntryRow]:
+    def by_ids(self, ids: list[str], *, data: bool = True) -> dict[str, EntryRow]:
+        columns = _ENTRY_COLUMNS if data else _ENTRY_COLUMNS.replace("data,", "NULL,")
         found = {}
         for batch in chunks(ids):
-            query = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id IN ({marks(batch)})"
+            query = f"SELECT {columns} FROM entries WHERE id IN ({marks(batch)})"
             for row in self.db.execute(query, batch):
                 entry = _entry(row)
                 found[str(entry.id)] = entry
