@@ -5,6 +5,7 @@ so that a change costs what it touches, not the archive."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from feedpub import paging
@@ -179,9 +180,10 @@ class FeedDocuments:
         found.sort(key=lambda f: (order[f.kind], f.kind is FeedKind.TOPIC_STORIES, f.key))
         return tuple(found)
 
-    def page(self, key: str, number: int | None) -> Page | None:
+    def page(self, key: str, number: int | None, known: EntryCache | None = None) -> Page | None:
         """What one document of feed `key` shows, or None if there is no such
-        document."""
+        document. Entries (or stories) in `known` are taken from it, not read
+        and decoded again, and the others are added to it."""
         row = self.store.members.feed(key)
         if row is None or (number is not None and not 1 <= number <= row.pages):
             return None
@@ -191,15 +193,43 @@ class FeedDocuments:
             ids = self.store.members.page_from_oldest(key, row.total - span.offset - span.limit, span.limit)
         else:
             ids = self.store.members.page(key, span.offset, span.limit)
-        if feed.kind.shows_stories:
-            found = self.store.stories.get(ids)
-            entries = tuple(
-                _entry(i, found[i].published, found[i].updated, loads(found[i].data)) for i in ids
-            )
-        else:
-            rows = self.store.entries.by_ids(ids)
-            entries = tuple(_entry(i, rows[i].published, rows[i].updated, loads(rows[i].data)) for i in ids)
-        return Page(feed, number, row.pages, entries)
+        table = "story" if feed.kind.shows_stories else "entry"
+        cache = known if known is not None else EntryCache(0)
+        found = {i: entry for i in ids if (entry := cache.get(table, i)) is not None}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            rows = (self.store.stories.get if table == "story" else self.store.entries.by_ids)(missing)
+            for i in missing:
+                entry = _entry(i, rows[i].published, rows[i].updated, loads(rows[i].data))
+                found[i] = cache.put(table, entry)
+        return Page(feed, number, row.pages, tuple(found[i] for i in ids))
+
+
+class EntryCache:
+    """Entries and stories as documents show them, by id, for the documents
+    of one version of the store: an entry shown by five feeds is read and
+    decoded once. Holds at most `limit`, the least recently used going
+    first (documents showing the same entries are rendered close together)."""
+
+    def __init__(self, limit: int = 8_000) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
+
+    def get(self, table: str, id: str) -> Entry | None:
+        found = self._entries.get((table, id))
+        if found is not None:
+            self._entries.move_to_end((table, id))
+        return found
+
+    def put(self, table: str, entry: Entry) -> Entry:
+        if self.limit:
+            self._entries[table, entry.id] = entry
+            if len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+        return entry
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def _feed(row: FeedRow) -> Feed:

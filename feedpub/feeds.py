@@ -41,6 +41,7 @@ from feedgen.util import xml_elem
 from lxml import etree
 
 from feedpub import reuse
+from feedpub.documents import EntryCache
 from feedpub.errors import RenderError
 from feedpub.model import Entry
 from feedpub.model import Page
@@ -93,6 +94,8 @@ class Fragments:
     def __init__(self, limit: int = 24_000) -> None:
         self.limit = limit
         self._rendered: OrderedDict[tuple[str, ...], object] = OrderedDict()
+        #: The entries themselves, as the store gave them in this version.
+        self.entries = EntryCache()
         self._version: int | None = None
         self._recorder: reuse.Recorder | None = None
 
@@ -101,6 +104,7 @@ class Fragments:
         if what it holds was rendered for another one."""
         if version != self._version:
             self._rendered.clear()
+            self.entries.clear()
             self._version = version
         return self
 

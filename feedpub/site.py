@@ -354,7 +354,7 @@ class Pipeline:
                     )
                     yield Rendered(ref, body, updated, "site", etag_of(body))
                 continue
-            page = self.documents.page(key, number)
+            page = self.documents.page(key, number, fragments.entries)
             if page is None:
                 continue
             # Last-Modified: the latest edit shown, but never a future-dated
