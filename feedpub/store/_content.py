@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from typing import Any
 from typing import NamedTuple
@@ -70,7 +71,9 @@ _ITEM_COLUMNS = "path, position, canonical, published, shown_from, draft, data"
 
 
 def _item(row: tuple[Any, ...]) -> ItemRow:
-    return ItemRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), json.loads(row[6]) if row[6] else {})
+    data = json.loads(row[6]) if row[6] else {}
+    # One string however many rows and sets hold it (see `canonicals`).
+    return ItemRow(row[0], row[1], sys.intern(row[2]), row[3], row[4], bool(row[5]), data)
 
 
 class Items(Table):
@@ -129,7 +132,11 @@ class Items(Table):
         return int(self.db.execute("SELECT count(*) FROM items WHERE position = 0").fetchone()[0])
 
     def canonicals(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT DISTINCT canonical FROM items")}
+        """Every canonical URL. A refresh of everything holds several sets
+        of them at once, and rows read on the way: interned, each URL is
+        one string object in all of them (at 100,000 articles, 400,000 URLs
+        of about 100 bytes)."""
+        return {sys.intern(row[0]) for row in self.db.execute("SELECT DISTINCT canonical FROM items")}
 
     def shown_between(self, low: int, high: int) -> set[str]:
         """Canonical URLs of items that may be shown from a time in (low, high]."""

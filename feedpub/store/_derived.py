@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from typing import Any
 from typing import NamedTuple
@@ -53,7 +54,7 @@ def _entry(row: tuple[Any, ...]) -> EntryRow:
     canonical, id, state, published, updated, winner, story, own_hash, shown_hash, data, problems, meta = row
     occurrences, spellings, link, feeds = json.loads(meta)
     return EntryRow(
-        canonical,
+        sys.intern(canonical),  # see `Items.canonicals`
         id,
         state,
         published,
