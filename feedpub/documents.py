@@ -194,7 +194,7 @@ class FeedDocuments:
         else:
             ids = self.store.members.page(key, span.offset, span.limit)
         table = "story" if feed.kind.shows_stories else "entry"
-        cache = known if known is not None else EntryCache(0)
+        cache = known if known is not None else EntryCache(0)  # one that keeps nothing
         found = {i: entry for i in ids if (entry := cache.get(table, i)) is not None}
         missing = [i for i in ids if i not in found]
         if missing:
@@ -208,8 +208,9 @@ class FeedDocuments:
 class EntryCache:
     """Entries and stories as documents show them, by id, for the documents
     of one version of the store: an entry shown by five feeds is read and
-    decoded once. Holds at most `limit`, the least recently used going
-    first (documents showing the same entries are rendered close together)."""
+    decoded once. Holds at most `limit` (0: none), the least recently used
+    going first (documents showing the same entries are rendered close
+    together)."""
 
     def __init__(self, limit: int = 8_000) -> None:
         self.limit = limit
