@@ -8,13 +8,11 @@ who clicks a feed link in a browser, since browsers are dropping XSLT.
 
 from __future__ import annotations
 
-import contextlib
-import pickle
+from collections.abc import Iterable
+from datetime import datetime
 from functools import partial
-from pathlib import Path
 
-import jinja2
-from markupsafe import Markup
+from markupsafe import escape
 
 from feedpub.feeds import Fragments
 from feedpub.model import SECTIONS
@@ -51,236 +49,218 @@ th:nth-child(3), td:nth-child(3) { width: 7rem; }
 nav.pages { display: flex; justify-content: space-between; gap: 1rem; padding: 1rem 0; }
 """
 
-# The templates never change while a process runs (auto_reload off), and
-# `_TEMPLATES` gives them names, so that Jinja can keep them compiled
-# (`keep_compiled_templates`).
-_ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-_ENV.globals.update(formats=FEED_FORMATS, format_names=FORMAT_NAMES, media_types=MEDIA_TYPES, style=_STYLE)
-_ENV.filters["date"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC")
-_ENV.filters["iso"] = lambda moment: moment.isoformat().replace("+00:00", "Z")
+# Every piece of text from content or settings goes through `_e`, as an
+# attribute value or as text: markupsafe's escape (Flask's, and what Jinja2
+# uses), which escapes the quotes too (``&#34;``, ``&#39;``).
+_e = escape
+
+# The pages are built from strings rather than with a template engine:
+# importing Jinja2 cost a rebuild after an edit 8 % of its time.
+_STYLE_ELEMENT = f"<style>\n{_e(_STYLE)}</style>\n"
 
 
-def _template(name: str) -> jinja2.Template:
-    """The template `name` of `_TEMPLATES`, compiled when first used:
-    compiling them all on import would cost every build, even one that
-    renders no page."""
-    return _ENV.get_template(name)
+def _date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def keep_compiled_templates(folder: Path) -> None:
-    """Keep the compiled templates in `folder`, for the processes after this
-    one: compiling the two a feed's page needs costs a rebuild after an edit
-    about 20 ms, more than rendering its pages."""
-    if _ENV.bytecode_cache is not None:
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return  # compiled each time: slower, not wrong
-    _ENV.bytecode_cache = _CompiledTemplates(str(folder))
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
-class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
-    """Jinja's folder of compiled templates (written atomically, checked
-    against the template's source and Jinja's and Python's versions), where
-    a file that cannot be read or written only means compiling again."""
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            super().load_bytecode(bucket)
-        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):  # damaged: compiled again
-            bucket.reset()
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
-
-
-_HEAD = """\
-<!DOCTYPE html>
-<html lang="{{ site.language }}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-{% if site.icon %}
-<link rel="icon" href="{{ site.icon }}">
-{% endif %}
-{% for feed in alternates %}
-{% for format in formats %}
-<link rel="alternate" type="{{ media_types[format] }}" title="{{ feed.title }} ({{ format_names[format] }})" href="{{ site.url(path(feed.key, format)) }}">
-{% endfor %}
-{% endfor %}
-<style>
-{{ style }}</style>
-</head>
-<body>
-"""
-
-_INDEX = (
-    _HEAD
-    + """\
-<header>
-<h1>{{ site.title }}</h1>
-{% if site.description %}<p>{{ site.description }}</p>{% endif %}
-<p>{{ count(overview.entries, "entry", "entries") }} in {{ count(overview.feeds|length, "feed", "feeds") }}, each as RSS 2.0, Atom 1.0, JSON Feed 1.1 and a web page.
-Subscribe to one below by copying its link into your feed reader, or import <a href="{{ site.url(opml) }}">feeds.opml</a> to subscribe to them all.</p>
-{% if overview.drafts %}
-<p class="note withheld">{{ overview.drafts }} {{ "entry is" if overview.drafts == 1 else "entries are" }} withheld as unpublished drafts.</p>
-{% endif %}
-{% if overview.scheduled %}
-<p class="note scheduled">{{ overview.scheduled }} {{ "entry is" if overview.scheduled == 1 else "entries are" }} scheduled for later.</p>
-{% endif %}
-</header>
-<main>
-{% for kinds, heading in sections %}
-{% set feeds = overview.feeds|selectattr("kind", "in", kinds)|list %}
-{% if feeds %}
-<h2>{{ heading }}</h2>
-<table>
-<thead><tr><th>Feed</th><th>Entries</th><th>Newest</th><th>Subscribe</th></tr></thead>
-<tbody>
-{% for feed in feeds %}
-<tr id="{{ feed.key|replace('/', '-') }}">
-<td><a href="{{ site.url(path(feed.key, 'html')) }}">{{ feed.label }}</a></td>
-<td>{{ feed.total }}</td>
-<td>{% if feed.newest %}<time datetime="{{ feed.newest|iso }}">{{ feed.newest|date }}</time>{% else %}none{% endif %}</td>
-<td>{% for format in formats %}<a href="{{ site.url(path(feed.key, format)) }}">{{ format_names[format] }}</a>{{ " " if not loop.last }}{% endfor %}</td>
-</tr>
-{% endfor %}
-</tbody>
-</table>
-{% endif %}
-{% endfor %}
-</main>
-</body>
-</html>
-"""
-)
-
-_FEED = (
-    _HEAD
-    + """\
-<header>
-<p class="site"><a href="{{ site.url('/') }}">{{ site.title }}</a></p>
-<h1>{{ page.feed.title }}</h1>
-<p>{{ page.feed.description }}</p>
-{% if page.is_archive %}
-<p class="note">Archive page {{ page.number }}: older entries, the oldest on page 1. <a href="{{ site.url(path(page.feed.key, 'html')) }}">The newest entries</a>.</p>
-{% endif %}
-<p class="subscribe">Subscribe: {% for format in formats %}<a href="{{ site.url(path(page.feed.key, format)) }}">{{ format_names[format] }}</a>{{ ", " if not loop.last }}{% endfor %}.
-Copy one of these links into your feed reader (any reads RSS and Atom; some also JSON Feed).</p>
-</header>
-<main>
-{% for article in articles %}
-{{ article }}
-{% else %}
-<p>No entries yet.</p>
-{% endfor %}
-</main>
-{% if page.newer or page.older or page.is_archive %}
-<nav class="pages">
-<span>{% if page.newer %}<a rel="next" href="{{ site.url(path(page.feed.key, 'html', page.newer)) }}">Newer entries</a>{% elif page.is_archive %}<a href="{{ site.url(path(page.feed.key, 'html')) }}">Newest entries</a>{% endif %}</span>
-<span>{% if page.older %}<a rel="prev" href="{{ site.url(path(page.feed.key, 'html', page.older)) }}">Older entries</a>{% endif %}</span>
-</nav>
-{% endif %}
-</body>
-</html>
-"""
-)
-
-_ARTICLE = """\
-<article>
-<h2><a href="{{ entry.url }}">{{ entry.title }}</a></h2>
-<p class="meta">{{ entry.provider.name }} · <time datetime="{{ entry.published|iso }}">{{ entry.published|date }}</time>{% if entry.updated > entry.published %} · updated <time datetime="{{ entry.updated|iso }}">{{ entry.updated|date }}</time>{% endif %}{% if entry.topics %} · {{ entry.topics|join(", ") }}{% endif %}</p>
-{% if entry.images %}
-{% set image = entry.images[0] %}
-<p><img src="{{ image.url }}" alt="{{ image.title or entry.title }}"{% if image.width %} width="{{ image.width }}"{% endif %}{% if image.height %} height="{{ image.height }}"{% endif %} loading="lazy"></p>
-{% endif %}
-{% if entry.excerpt %}<p>{{ entry.excerpt }}</p>{% endif %}
-{% for paragraph in entry.body.split("\\n\\n") if paragraph.strip() %}
-<p>{{ paragraph.strip() }}</p>
-{% endfor %}
-{% set links = entry.coverage or entry.related %}
-{% if links %}
-<p class="meta">{{ "Coverage" if entry.coverage else "Related coverage" }}:</p>
-<ul class="links">
-{% for link in links %}
-<li><a href="{{ link.url }}">{{ link.title }}</a> ({{ link.provider }}{% if link.published %}, <time datetime="{{ link.published|iso }}">{{ link.published|date }}</time>{% endif %})</li>
-{% endfor %}
-</ul>
-{% endif %}
-</article>
-"""
-
-_NOT_FOUND = (
-    _HEAD
-    + """\
-<h1>Not Found</h1>
-<p>No feed at {{ path_asked }}. These exist:</p>
-<ul>
-<li><a href="{{ site.url('/') }}">/</a></li>
-<li><a href="{{ site.url(opml) }}">{{ opml }}</a></li>
-{% for feed in feeds %}
-{% for format in formats + ("html",) %}
-<li><a href="{{ site.url(path(feed.key, format)) }}">{{ path(feed.key, format) }}</a></li>
-{% endfor %}
-{% endfor %}
-</ul>
-</body>
-</html>
-"""
-)
+def _time(moment: datetime) -> str:
+    return f'<time datetime="{_e(_iso(moment))}">{_e(_date(moment))}</time>'
 
 
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
 
-_TEMPLATES = {"index.html": _INDEX, "feed.html": _FEED, "article.html": _ARTICLE, "404.html": _NOT_FOUND}
-_ENV.loader = jinja2.DictLoader(_TEMPLATES)
+def _entries_are(number: int) -> str:
+    return f"{number} {'entry is' if number == 1 else 'entries are'}"
 
 
-def _common(site: Site) -> dict[str, object]:
-    return {"site": site, "path": feed_path, "opml": OPML_PATH, "sections": SECTIONS, "count": _count}
+def _head(site: Site, title: str, alternates: Iterable[Feed]) -> list[str]:
+    """The page up to ``<body>``: its title, icon, and the feeds a reader
+    can discover from it."""
+    parts = [
+        "<!DOCTYPE html>\n",
+        f'<html lang="{_e(site.language)}">\n',
+        "<head>\n",
+        '<meta charset="utf-8">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        f"<title>{_e(title)}</title>\n",
+    ]
+    if site.icon:
+        parts.append(f'<link rel="icon" href="{_e(site.icon)}">\n')
+    for feed in alternates:
+        for format in FEED_FORMATS:
+            parts.append(
+                f'<link rel="alternate" type="{_e(MEDIA_TYPES[format])}" title="{_e(feed.title)}'
+                f' ({_e(FORMAT_NAMES[format])})" href="{_e(site.url(feed_path(feed.key, format)))}">\n'
+            )
+    parts += [_STYLE_ELEMENT, "</head>\n", "<body>\n"]
+    return parts
+
+
+def _formats(feed: Feed, site: Site, between: str) -> str:
+    """A link to each format of `feed`."""
+    return between.join(
+        f'<a href="{_e(site.url(feed_path(feed.key, format)))}">{_e(FORMAT_NAMES[format])}</a>'
+        for format in FEED_FORMATS
+    )
+
+
+def _page(parts: list[str]) -> bytes:
+    return "".join(parts).encode("utf-8")
 
 
 def index_html(overview: Overview, site: Site) -> bytes:
     """The page listing every feed, with autodiscovery links."""
-    return (
-        _template("index.html")
-        .render(**_common(site), overview=overview, title=f"{site.title}: feeds", alternates=overview.feeds)
-        .encode("utf-8")
+    parts = _head(site, f"{site.title}: feeds", overview.feeds)
+    parts += ["<header>\n", f"<h1>{_e(site.title)}</h1>\n"]
+    if site.description:
+        parts.append(f"<p>{_e(site.description)}</p>")
+    parts.append(
+        f"<p>{_e(_count(overview.entries, 'entry', 'entries'))} in"
+        f" {_e(_count(len(overview.feeds), 'feed', 'feeds'))}, each as RSS 2.0, Atom 1.0, JSON Feed 1.1 and a web page.\n"
+        "Subscribe to one below by copying its link into your feed reader, or import"
+        f' <a href="{_e(site.url(OPML_PATH))}">feeds.opml</a> to subscribe to them all.</p>\n'
     )
+    if overview.drafts:
+        parts.append(
+            f'<p class="note withheld">{_entries_are(overview.drafts)} withheld as unpublished drafts.</p>\n'
+        )
+    if overview.scheduled:
+        parts.append(
+            f'<p class="note scheduled">{_entries_are(overview.scheduled)} scheduled for later.</p>\n'
+        )
+    parts += ["</header>\n", "<main>\n"]
+    for kinds, heading in SECTIONS:
+        feeds = [feed for feed in overview.feeds if feed.kind in kinds]
+        if not feeds:
+            continue
+        parts += [
+            f"<h2>{_e(heading)}</h2>\n",
+            "<table>\n",
+            "<thead><tr><th>Feed</th><th>Entries</th><th>Newest</th><th>Subscribe</th></tr></thead>\n",
+            "<tbody>\n",
+        ]
+        for feed in feeds:
+            newest = _time(feed.newest) if feed.newest else "none"
+            parts += [
+                f'<tr id="{_e(feed.key.replace("/", "-"))}">\n',
+                f'<td><a href="{_e(site.url(feed_path(feed.key, "html")))}">{_e(feed.label)}</a></td>\n',
+                f"<td>{feed.total}</td>\n",
+                f"<td>{newest}</td>\n",
+                f"<td>{_formats(feed, site, ' ')}</td>\n",
+                "</tr>\n",
+            ]
+        parts += ["</tbody>\n", "</table>\n"]
+    parts += ["</main>\n", "</body>\n", "</html>"]
+    return _page(parts)
 
 
 def _article(entry: Entry) -> bytes:
     """One entry as it appears, verbatim, in the page of a feed."""
-    return _template("article.html").render(entry=entry).encode("utf-8")
+    meta = f"{_e(entry.provider.name)} · {_time(entry.published)}"
+    if entry.updated > entry.published:
+        meta += f" · updated {_time(entry.updated)}"
+    if entry.topics:
+        meta += f" · {_e(', '.join(entry.topics))}"
+    parts = [
+        "<article>\n",
+        f'<h2><a href="{_e(entry.url)}">{_e(entry.title)}</a></h2>\n',
+        f'<p class="meta">{meta}</p>\n',
+    ]
+    if entry.images:
+        image = entry.images[0]
+        width = f' width="{image.width}"' if image.width else ""
+        height = f' height="{image.height}"' if image.height else ""
+        alt = image.title or entry.title
+        parts.append(f'<p><img src="{_e(image.url)}" alt="{_e(alt)}"{width}{height} loading="lazy"></p>\n')
+    if entry.excerpt:
+        parts.append(f"<p>{_e(entry.excerpt)}</p>")  # the first paragraph follows on the same line
+    parts += [
+        f"<p>{_e(paragraph.strip())}</p>\n" for paragraph in entry.body.split("\n\n") if paragraph.strip()
+    ]
+    links = entry.coverage or entry.related
+    if links:
+        parts += [
+            f'<p class="meta">{"Coverage" if entry.coverage else "Related coverage"}:</p>\n',
+            '<ul class="links">\n',
+        ]
+        for link in links:
+            published = f", {_time(link.published)}" if link.published else ""
+            parts.append(
+                f'<li><a href="{_e(link.url)}">{_e(link.title)}</a> ({_e(link.provider)}{published})</li>\n'
+            )
+        parts.append("</ul>\n")
+    parts.append("</article>")
+    return _page(parts)
 
 
 def feed_html(page: Page, site: Site, fragments: Fragments | None = None) -> bytes:
     """The readable page of one feed document: its entries newest first."""
     fragments = fragments or Fragments()
-    title = page.feed.title if page.number is None else f"{page.feed.title}: archive page {page.number}"
-    articles = [
-        Markup(fragments.shown(entry, "html", site, partial(_article, entry)).decode("utf-8"))
-        for entry in page.entries
+    feed = page.feed
+    title = feed.title if page.number is None else f"{feed.title}: archive page {page.number}"
+    newest = _e(site.url(feed_path(feed.key, "html")))
+    parts = _head(site, title, (feed,))
+    parts += [
+        "<header>\n",
+        f'<p class="site"><a href="{_e(site.url("/"))}">{_e(site.title)}</a></p>\n',
+        f"<h1>{_e(feed.title)}</h1>\n",
+        f"<p>{_e(feed.description)}</p>\n",
     ]
-    return (
-        _template("feed.html")
-        .render(**_common(site), page=page, title=title, alternates=(page.feed,), articles=articles)
-        .encode("utf-8")
-    )
+    if page.is_archive:
+        parts.append(
+            f'<p class="note">Archive page {page.number}: older entries, the oldest on page 1.'
+            f' <a href="{newest}">The newest entries</a>.</p>\n'
+        )
+    parts += [
+        f'<p class="subscribe">Subscribe: {_formats(feed, site, ", ")}.\n',
+        "Copy one of these links into your feed reader (any reads RSS and Atom; some also JSON Feed).</p>\n",
+        "</header>\n",
+        "<main>\n",
+    ]
+    for entry in page.entries:
+        parts += [fragments.shown(entry, "html", site, partial(_article, entry)).decode("utf-8"), "\n"]
+    if not page.entries:
+        parts.append("<p>No entries yet.</p>\n")
+    parts.append("</main>\n")
+    if page.newer or page.older or page.is_archive:
+        if page.newer:
+            newer = f'<a rel="next" href="{_e(site.url(feed_path(feed.key, "html", page.newer)))}">Newer entries</a>'
+        elif page.is_archive:
+            newer = f'<a href="{newest}">Newest entries</a>'
+        else:
+            newer = ""
+        older = (
+            f'<a rel="prev" href="{_e(site.url(feed_path(feed.key, "html", page.older)))}">Older entries</a>'
+            if page.older
+            else ""
+        )
+        parts += ['<nav class="pages">\n', f"<span>{newer}</span>\n", f"<span>{older}</span>\n", "</nav>\n"]
+    parts += ["</body>\n", "</html>"]
+    return _page(parts)
 
 
 def not_found_html(path: str, feeds: tuple[Feed, ...], site: Site) -> bytes:
     """The 404 page: what was asked for, and every feed that exists."""
-    return (
-        _template("404.html")
-        .render(**_common(site), path_asked=path, feeds=feeds, title="404 Not Found", alternates=())
-        .encode("utf-8")
-    )
+    parts = _head(site, "404 Not Found", ())
+    parts += [
+        "<h1>Not Found</h1>\n",
+        f"<p>No feed at {_e(path)}. These exist:</p>\n",
+        "<ul>\n",
+        f'<li><a href="{_e(site.url("/"))}">/</a></li>\n',
+        f'<li><a href="{_e(site.url(OPML_PATH))}">{_e(OPML_PATH)}</a></li>\n',
+    ]
+    for feed in feeds:
+        for format in (*FEED_FORMATS, "html"):
+            path_of = feed_path(feed.key, format)
+            parts.append(f'<li><a href="{_e(site.url(path_of))}">{_e(path_of)}</a></li>\n')
+    parts += ["</ul>\n", "</body>\n", "</html>"]
+    return _page(parts)
 
 
 def feeds_opml(overview: Overview, site: Site) -> bytes:

@@ -330,13 +330,11 @@ class Pipeline:
         formats. With `previous` (the bytes a subscription document had, if
         at hand), the entries it showed unchanged are copied from them, and
         each such document is rendered with its layout (`reuse`)."""
-        # feedgen, lxml and jinja2 are a third of a rebuild's start-up: a
-        # rebuild that renders nothing does not import them.
+        # feedgen and lxml are a third of a rebuild's start-up: a rebuild
+        # that renders nothing does not import them.
         from feedpub import feeds
         from feedpub import pages
 
-        if not self.settings.no_cache:
-            pages.keep_compiled_templates(self.settings.cache_dir / "templates")
         fragments = fragments or feeds.Fragments()
         now = to_micros(self.now())
         by_page: dict[tuple[str | None, int | None], list[DocumentRef]] = {}

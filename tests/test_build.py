@@ -477,34 +477,6 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "xdg"
 
 
-def test_damaged_compiled_templates_are_compiled_again(
-    content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, feedpub_script: Path,
-) -> None:
-    """The page templates are kept compiled in the cache folder; a damaged
-    file there costs a compilation, never the build."""
-    write_article("a.md")
-    environ = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
-
-    def build_into(out: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(feedpub_script), "build", str(content_dir), "--out", str(out), "--base-url", BASE_URL],
-            env=environ, capture_output=True, text=True, timeout=60, check=False,
-        )
-
-    assert build_into(tmp_path / "one").returncode == 0
-    compiled = sorted((tmp_path / "xdg" / "feedpub" / "templates").iterdir())
-    assert len(compiled) >= 2
-    for number, path in enumerate(compiled):
-        # Cut within the checksum Jinja pickles after its header, or within the code.
-        path.write_bytes(path.read_bytes()[: 20 if number % 2 == 0 else path.stat().st_size // 2])
-
-    result = build_into(tmp_path / "two")  # a new folder: every page is rendered
-
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert files_below(tmp_path / "two") == files_below(tmp_path / "one")
-
-
 def test_a_build_writes_nothing_outside_out(
     tmp_path: Path, content_dir: Path, write_article: Callable[..., Path], build: Callable[..., Result],
     own_cache: Path,
