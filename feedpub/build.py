@@ -167,7 +167,7 @@ def _folder_times(out: Path, folders: set[str] | Any) -> dict[str, int]:
     times = {}
     for folder in folders:
         try:
-            times[folder] = (out / folder).stat().st_mtime_ns
+            times[folder] = os.stat(os.path.join(out, folder)).st_mtime_ns
         except OSError:
             continue
     return times

@@ -198,10 +198,10 @@ class FeedDocuments:
         found = {i: entry for i in ids if (entry := cache.get(table, i)) is not None}
         missing = [i for i in ids if i not in found]
         if missing:
-            rows = (self.store.stories.get if table == "story" else self.store.entries.by_ids)(missing)
+            rows = (self.store.stories if table == "story" else self.store.entries).shown(missing)
             for i in missing:
-                entry = _entry(i, rows[i].published, rows[i].updated, loads(rows[i].data))
-                found[i] = cache.put(table, entry)
+                published, updated, data = rows[i]
+                found[i] = cache.put(table, _entry(i, published, updated, loads(data)))
         return Page(feed, number, row.pages, tuple(found[i] for i in ids))
 
 

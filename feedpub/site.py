@@ -12,6 +12,7 @@ documents into bytes. ``build`` then writes them into ``--out``
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
 import logging
@@ -460,6 +461,9 @@ def surrogate_keys(feed: str, entries: Iterable[Entry]) -> str:
     return " ".join([f"feed:{feed.replace('/', ':')}", *(f"entry:{k}" for k in keys)])
 
 
+# An entry is on the pages of about four feeds, and its related links on
+# those of others: most keys are asked for again soon.
+@functools.lru_cache(maxsize=8192)
 def entry_key(url: str) -> str:
     """An item's surrogate key: a short digest of its canonical URL."""
     return hashlib.blake2b(canonical_url(url).encode(), digest_size=6).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -127,6 +128,12 @@ class Entries(Table):
                 found[str(entry.id)] = entry
         return found
 
+    def shown(self, ids: list[str]) -> dict[str, tuple[int, int, str]]:
+        """(published, updated, data) by id: what a document shows of these
+        entries, without the columns only the derive reads (their `meta`
+        alone takes longer to decode than `data`)."""
+        return _shown(self.db, "entries", ids)
+
     def set_stories(self, pairs: list[tuple[str, str]]) -> None:
         """Set (story, canonical) pairs."""
         self.db.executemany("UPDATE entries SET story = ? WHERE canonical = ?", pairs)
@@ -188,6 +195,10 @@ class Stories(Table):
                     story_id, published, updated, digest, shown, json.loads(feeds), text
                 )
         return found
+
+    def shown(self, ids: list[str]) -> dict[str, tuple[int, int, str]]:
+        """(published, updated, data) by id, as `Entries.shown`."""
+        return _shown(self.db, "stories", ids)
 
     def put_many(self, rows: list[StoryRow]) -> None:
         self.db.executemany(
@@ -346,3 +357,12 @@ class Names(Table):
         return [
             NameRow(*row) for row in self.db.execute("SELECT * FROM names WHERE slug != base AND base != ''")
         ]
+
+
+def _shown(db: sqlite3.Connection, table: str, ids: list[str]) -> dict[str, tuple[int, int, str]]:
+    found = {}
+    for batch in chunks(ids):
+        query = f"SELECT id, published, updated, data FROM {table} WHERE id IN ({marks(batch)})"
+        for id, published, updated, data in db.execute(query, batch):
+            found[id] = (published, updated, data)
+    return found
