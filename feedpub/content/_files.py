@@ -147,9 +147,10 @@ class _Walk:
             self.unreadable[prefix.rstrip("/") or "."] = f"cannot read folder: {reason(exc)}"
             return
         found: list[tuple[str, bytes, str | None]] = []
+        pack, is_regular = _SIGNATURE.pack, stat.S_ISREG
         for entry in listed:
             name = entry.name
-            if name.startswith("."):
+            if name[0] == ".":
                 continue
             if entry.is_dir(follow_symlinks=False):
                 self.pending.append((prefix + name + "/", entry.path))
@@ -158,8 +159,9 @@ class _Walk:
                     info = entry.stat(follow_symlinks=False)
                 except OSError:
                     info = None
-                if info is not None and stat.S_ISREG(info.st_mode):
-                    found.append((prefix + name, _SIGNATURE.pack(*_signed(info)), None))
+                if info is not None and is_regular(info.st_mode):
+                    signature = pack(info.st_size, info.st_mtime_ns, info.st_ino, info.st_mode)
+                    found.append((prefix + name, signature, None))
                 else:
                     found.append(_examine(entry, prefix + name, self.real_root))
         if found:
@@ -167,11 +169,7 @@ class _Walk:
             self.found[key] = found
             self.listings[key] = b"".join(
                 [
-                    path.encode("utf-8", "surrogateescape")
-                    + b"\0"
-                    + signature
-                    + (refusal or "").encode()
-                    + b"\n"
+                    _LINE % (path.encode("utf-8", "surrogateescape"), signature, (refusal or "").encode())
                     for path, signature, refusal in found
                 ]
             )
@@ -222,6 +220,8 @@ def _walk_in_child(real_root: Path, pending: list[tuple[str, str]], walk: _Walk)
 
 _name = operator.attrgetter("name")
 _signed = operator.attrgetter("st_size", "st_mtime_ns", "st_ino", "st_mode")
+#: A file's line in its folder's listing: path, signature, refusal.
+_LINE = b"%s\0%s%s\n"
 
 
 def _examine(entry: os.DirEntry[str], relpath: str, real_root: Path) -> tuple[str, bytes, str | None]:
