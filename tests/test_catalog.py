@@ -532,6 +532,45 @@ EDITS = [
 ]
 
 
+def test_entries_edited_deep_in_a_long_feed_are_rendered_again_on_their_archive_pages(
+    content_dir: Path,
+    write_article: Callable[..., Path],
+    build: Callable[..., Any],
+    read_tree: Callable[[Path], Site],
+    tmp_path: Path,
+) -> None:
+    """An entry far down a feed is placed by counting the members older than
+    it: by span of publication time, then within its own span. Edited in
+    place, each is rendered again on the archive page showing it, and the
+    folder is what a fresh build makes."""
+
+    def article(number: int, title: str) -> dict[str, Any]:
+        # One every two hours: some twenty in each span the count uses.
+        when = f"2024-05-{1 + number // 12:02}T{number % 12 * 2:02}:00:00Z"
+        return {"title": title, "publishedDateTime": when, "related": None}
+
+    for number in range(60):
+        write_article(f"a{number:02}.md", **article(number, f"Article {number}"))
+    store = str(tmp_path / "store.sqlite3")
+    out = tmp_path / "incremental"
+    options = ("--now", "2024-06-01T00:00:00Z", "--max-items", "3")
+    build(content_dir, *options, "--store", store, out=out)
+    (content_dir / "a01.md").unlink()  # counted out of its span from then on
+    build(content_dir, *options, "--store", store, out=out)
+
+    for number in (4, 19, 30, 41):  # at different places in their spans
+        write_article(f"a{number:02}.md", **article(number, f"Article {number}, corrected"))
+    afresh_content = tmp_path / "elsewhere" / "content"
+    shutil.copytree(content_dir, afresh_content)
+    build(content_dir, *options, "--store", store, out=out)
+    build(afresh_content, *options, "--no-cache", out=tmp_path / "afresh")
+
+    incremental, afresh = read_tree(out), read_tree(tmp_path / "afresh")
+    assert sorted(incremental) == sorted(afresh)
+    assert [path for path in afresh if incremental[path] != afresh[path]] == []
+    assert sum(b"Article 19, corrected" in body for body in afresh.values()) > 4
+
+
 @pytest.mark.parametrize(("name", "fields"), EDITS)
 def test_an_incremental_refresh_gives_the_bytes_of_a_fresh_build(
     content_dir: Path,

@@ -207,7 +207,8 @@ class Store:
     def clear_derived(self) -> None:
         """Forget everything derived from the items (a settings change): the
         next refresh derives every entry again, without parsing."""
-        for table in ("entries", "stories", "members", "feeds", "spellings", "names", "outputs"):
+        derived = ("entries", "stories", "members", "member_spans", "feeds", "spellings", "names", "outputs")
+        for table in derived:
             self.connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
         self.connection.execute("UPDATE documents SET previous = etag, etag = NULL, body = NULL, gzip = NULL")
 
@@ -237,9 +238,15 @@ def _is_empty(connection: sqlite3.Connection) -> bool:
 
 def _create(connection: sqlite3.Connection) -> None:
     connection.execute("BEGIN IMMEDIATE")
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            connection.execute(statement)
+    # Statement by statement, inside this transaction (executescript would
+    # commit first); a trigger's body has semicolons of its own.
+    statement = ""
+    for part in SCHEMA.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip("\n ;"):
+                connection.execute(statement)
+            statement = ""
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     connection.execute("INSERT INTO meta VALUES ('code', ?)", (dumps(_code()),))

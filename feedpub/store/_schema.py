@@ -10,7 +10,8 @@ cache of the content folder, which can always be read again).
 - ``stories``: one row per story: its data and feeds.
 - ``members``: (feed, publication time, id) for every entry or story a feed
   holds, so that "the newest N entries of feed F" and an archive page are
-  one range of one index.
+  one range of one index; ``member_spans``: how many per feed and span of
+  time, for positions deep in a long feed.
 - ``feeds``, ``spellings``, ``names``: the feeds and their counts; the
   spellings of each topic and provider name and which is shown.
 - ``ledger``: the id ledger as last read or written.
@@ -24,7 +25,10 @@ cache of the content folder, which can always be read again).
 from __future__ import annotations
 
 #: Version of this schema; also in ``PRAGMA user_version``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+#: The span of `member_spans` (2**37 microseconds: about 38 hours); the
+#: triggers of `SCHEMA` say 37 too.
+MEMBER_SPAN_BITS = 37
 #: ``PRAGMA application_id``: "fpub". A SQLite file without it is not ours.
 APPLICATION_ID = 0x66707562
 
@@ -69,6 +73,22 @@ CREATE TABLE members (
     feed TEXT NOT NULL, published INTEGER NOT NULL, id TEXT NOT NULL,
     PRIMARY KEY (feed, published DESC, id)
 ) WITHOUT ROWID;
+
+-- How many members each feed has per span of publication times (the time
+-- in microseconds shifted right by MEMBER_SPAN_BITS), kept by the triggers
+-- on every member added or dropped: an entry's position in a long feed is
+-- then counted in the spans before its own and the members of its own,
+-- not member by member.
+CREATE TABLE member_spans (
+    feed TEXT NOT NULL, span INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (feed, span)
+) WITHOUT ROWID;
+CREATE TRIGGER members_added AFTER INSERT ON members BEGIN
+    INSERT INTO member_spans VALUES (new.feed, new.published >> 37, 1)
+    ON CONFLICT (feed, span) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER members_dropped AFTER DELETE ON members BEGIN
+    UPDATE member_spans SET count = count - 1 WHERE feed = old.feed AND span = old.published >> 37;
+END;
 
 CREATE TABLE feeds (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, title TEXT NOT NULL,
