@@ -26,13 +26,12 @@ from __future__ import annotations
 
 #: Version of this schema; also in ``PRAGMA user_version``.
 SCHEMA_VERSION = 4
-#: The span of `member_spans` (2**37 microseconds: about 38 hours); the
-#: triggers of `SCHEMA` say 37 too.
+#: The span of `member_spans`: 2**37 microseconds, about 38 hours.
 MEMBER_SPAN_BITS = 37
 #: ``PRAGMA application_id``: "fpub". A SQLite file without it is not ours.
 APPLICATION_ID = 0x66707562
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 
 CREATE TABLE folders (folder TEXT PRIMARY KEY, listing BLOB NOT NULL) WITHOUT ROWID;
@@ -83,11 +82,12 @@ CREATE TABLE member_spans (
     feed TEXT NOT NULL, span INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (feed, span)
 ) WITHOUT ROWID;
 CREATE TRIGGER members_added AFTER INSERT ON members BEGIN
-    INSERT INTO member_spans VALUES (new.feed, new.published >> 37, 1)
+    INSERT INTO member_spans VALUES (new.feed, new.published >> {MEMBER_SPAN_BITS}, 1)
     ON CONFLICT (feed, span) DO UPDATE SET count = count + 1;
 END;
 CREATE TRIGGER members_dropped AFTER DELETE ON members BEGIN
-    UPDATE member_spans SET count = count - 1 WHERE feed = old.feed AND span = old.published >> 37;
+    UPDATE member_spans SET count = count - 1
+    WHERE feed = old.feed AND span = old.published >> {MEMBER_SPAN_BITS};
 END;
 
 CREATE TABLE feeds (
