@@ -331,8 +331,8 @@ class Pipeline:
         formats. With `previous` (the bytes a subscription document had, if
         at hand), the entries it showed unchanged are copied from them, and
         each such document is rendered with its layout (`reuse`)."""
-        # feedgen and lxml are a third of a rebuild's start-up: a rebuild
-        # that renders nothing does not import them.
+        # feedgen, lxml and dateutil are a fifth of a rebuild's start-up: a
+        # rebuild that renders nothing does not import them.
         from feedpub import feeds
         from feedpub import pages
 
