@@ -9,10 +9,11 @@ version, and one of them keeps it current.
   renders the documents readers poll into the store, and pings WebSub hubs
   for the feeds whose bytes changed. Content is parsed once per change,
   whatever the number of workers.
-- Every worker looks at the store's version mark four times a second (a
-  ``stat`` of a file beside the store, replaced at each new version) and
-  switches to a new version at once, dropping the documents it changed; a
-  worker starting on a current store serves without parsing anything.
+- Every worker sleeps until the store's version mark (a file beside the
+  store, replaced at each new version) is replaced, and switches to the new
+  version at once, dropping the documents it changed; a worker starting on
+  a current store serves without parsing anything. An idle worker wakes
+  only for the watcher's notifier.
 - Documents come from the worker's memory, else from the store, else are
   rendered from the store (archive pages, and every document when no base
   URL is configured and self links follow the request's host).
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC
@@ -36,6 +37,7 @@ from feedpub import websub
 from feedpub.catalog import to_datetime
 from feedpub.catalog import to_micros
 from feedpub.errors import FeedpubError
+from feedpub.filewatch import FileWatch
 from feedpub.model import Site
 from feedpub.settings import Settings
 from feedpub.site import Pipeline
@@ -45,11 +47,14 @@ from feedpub.urlspace import DocumentRef
 
 log = logging.getLogger("feedpub")
 
-#: Seconds between two looks at the store's version.
+#: Seconds between two looks at the store's version where the kernel cannot
+#: tell of the mark's replacement.
 VERSION_POLL = 0.25
 #: Without a version mark, the store itself is asked every this many polls.
 MARKLESS_POLLS = 8
-#: Seconds between two tries at taking the watch lock.
+#: Seconds a follower sleeps at most before it looks at the mark anyway.
+FOLLOW_SAFETY = 30.0
+#: Seconds before trying again to take a watch lock that could not be opened.
 ROLE_RETRY = 1.0
 #: Bytes of documents a worker keeps in memory (plain and gzip forms).
 CACHE_BYTES = 96 << 20
@@ -86,6 +91,14 @@ def _mark(path: Any) -> tuple[int, int] | None:
     except OSError:
         return None
     return (info.st_ino, info.st_mtime_ns)
+
+
+def _identity(folder: str | os.PathLike[str]) -> tuple[int, int]:
+    """Which folder is at a path (raises FileNotFoundError if none)."""
+    info = os.stat(folder)
+    if not stat.S_ISDIR(info.st_mode):
+        raise FileNotFoundError(f"the content folder {folder} is gone")
+    return (info.st_dev, info.st_ino)
 
 
 class _Cache:
@@ -145,6 +158,7 @@ class Live:
         self._stop = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
+        self._mark_watch: FileWatch | None = None
         self._next_due: int | None = None
         self._pid = os.getpid()
         #: The store version this process serves.
@@ -191,8 +205,8 @@ class Live:
             log.exception("cannot record the refresh's state")
 
     def start(self) -> None:
-        """Start this process's threads (once): the version poller, and the
-        watcher whenever this process holds the watch lock."""
+        """Start this process's threads (once): one follows the store's
+        versions, one waits for the watch lock and then watches."""
         self._own_process()
         if self._started or self.settings.reload_interval <= 0:
             return
@@ -200,10 +214,14 @@ class Live:
             if self._started:
                 return
             self._started = True
-            threading.Thread(target=self._poll, name="feedpub-version", daemon=True).start()
+            self._mark_watch = FileWatch.open(self.reader.store.mark)
+            threading.Thread(target=self._follow, name="feedpub-version", daemon=True).start()
+            threading.Thread(target=self._claim, name="feedpub-watch", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._mark_watch is not None:
+            self._mark_watch.interrupt()
         self.role.release()
 
     def _own_process(self) -> None:
@@ -217,6 +235,7 @@ class Live:
         self._started = False
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
+        self._mark_watch = None  # the parent's: its thread is not here
         self.role.forget()
         self.pipeline.lock.forget()
         self.pipeline = self.pipeline.reopened()
@@ -224,25 +243,46 @@ class Live:
         self.pinger.forget()
         self.cache = _Cache(self.cache.limit)
 
-    def _poll(self) -> None:
-        last_try = 0.0
+    def _follow(self) -> None:
+        """Switch to each new version as soon as the mark beside the store is
+        replaced: asleep in the kernel until then (`FileWatch`), or looking
+        at the mark every VERSION_POLL seconds where that is unavailable."""
+        watch = self._mark_watch
         last_mark: tuple[int, int] | None = None
         polls = 0
-        while not self._stop.wait(VERSION_POLL):
+        while not self._stop.is_set():
             try:
                 polls += 1
                 mark = _mark(self.reader.store.mark)
-                # The mark changes with each version; without one (a folder
-                # that cannot be written), ask the store every few seconds.
-                if mark != last_mark or (mark is None and polls % MARKLESS_POLLS == 0):
+                # Without a mark (a store folder that cannot be written), the
+                # store itself is asked every few seconds.
+                if mark != last_mark or (mark is None and (watch is not None or polls % MARKLESS_POLLS == 0)):
                     last_mark = mark
                     self.catch_up()
-                if not self.role.held and time.monotonic() - last_try >= ROLE_RETRY:
-                    last_try = time.monotonic()
-                    if self.role.acquire(blocking=False):
-                        threading.Thread(target=self._watch, name="feedpub-watch", daemon=True).start()
-            except Exception:  # the poller must survive anything; log and go on
+                if watch is not None and watch.working:
+                    watch.wait(FOLLOW_SAFETY if mark is not None else VERSION_POLL * MARKLESS_POLLS)
+                    continue
+            except Exception:  # the follower must survive anything; log and go on
                 log.exception("checking the store's version failed")
+            self._stop.wait(VERSION_POLL)
+        if watch is not None:
+            watch.close()
+
+    def _claim(self) -> None:
+        """Wait (in the kernel) for the watch lock, then be the watcher. The
+        lock's holder dying frees it, and one waiting worker takes over."""
+        while not self._stop.is_set():
+            try:
+                self.role.acquire(blocking=True)
+            except OSError:  # the store's folder cannot be written: try again later
+                log.exception("cannot take the watch lock")
+                self._stop.wait(ROLE_RETRY)
+                continue
+            if self._stop.is_set():
+                self.role.release()
+                return
+            self._watch()
+            return
 
     def _store_version(self) -> int:
         with self.reader.store.lock:
@@ -272,33 +312,60 @@ class Live:
                     self.refresh()
 
     def _watch_with_notifications(self, interval: float) -> None:
+        """Refresh on every change under the content folder, until the
+        folder goes (raises) or another folder takes its path (returns:
+        the caller watches again, the new folder this time)."""
+        root = os.path.realpath(self.settings.content_dir)
+        # Held open, the watched folder keeps its inode number even when it
+        # is deleted, so a new folder at its path cannot look like it. The
+        # configured path is compared, as a symlink swapped to a new release
+        # moves it.
+        try:
+            handle = os.open(self.settings.content_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except NotADirectoryError as exc:
+            raise FileNotFoundError(f"the content folder {root} is not a folder") from exc
+        try:
+            self._watch_folder(root, handle, interval)
+        finally:
+            os.close(handle)
+
+    def _watch_folder(self, root: str, handle: int, interval: float) -> None:
         from watchfiles import watch
 
-        root = os.path.realpath(self.settings.content_dir)
-        self.refresh()  # whatever changed while nobody watched
+        opened = os.fstat(handle)
+        watched = (opened.st_dev, opened.st_ino)
 
         def relevant(change: Any, path: str) -> bool:
             relative = os.path.relpath(path, root)
             return not any(part.startswith(".") for part in relative.split(os.sep))
 
+        # Whatever changed while nobody watched is refreshed at the first
+        # yield, once the notifier watches: a refresh before it would miss
+        # changes made while the notifier starts.
+        missed = True
         for changes in watch(
             root,
             watch_filter=relevant,
             # The notifier's thread wakes every `step` ms (and takes the GIL
-            # to look at the stop event): 100 ms keeps an idle worker's CPU
-            # near nothing and still serves an edit well within a second.
+            # to look at the stop event), tens of µs of CPU each time; it
+            # yields a change after two quiet steps. 250 ms keeps the
+            # watching worker's idle CPU near nothing and still refreshes
+            # within half a second of an edit.
             debounce=200,
-            step=100,
+            step=250,
             rust_timeout=int(interval * 1000),
             yield_on_timeout=True,
             stop_event=self._stop,
             raise_interrupt=False,
         ):
             due = self._next_due is not None and to_micros(datetime.now(UTC)) >= self._next_due
-            if changes or due:
+            if changes or due or missed:
+                missed = False
                 self.refresh()
-            if not os.path.isdir(root):
-                raise FileNotFoundError(f"the content folder {root} is gone")
+            # Another folder at the path: the notifier still watches the old one.
+            if _identity(self.settings.content_dir) != watched:
+                log.info("the content folder %s was replaced: watching the new one", root)
+                return
 
     # -- documents ------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -486,6 +487,49 @@ def test_a_worker_started_on_a_current_store_serves_without_parsing(content_dir,
     finally:
         stop(second)
     assert "files parsed again" not in second.output()
+
+
+def _lock_holder(lock: Path) -> int | None:
+    """The pid holding the ``flock`` on `lock`, by the kernel's table."""
+    device = os.stat(lock)
+    inode = f":{device.st_ino}"
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" not in fields and fields[1] == "FLOCK" and fields[5].endswith(inode):
+            return int(fields[4])
+    return None
+
+
+def test_when_the_watching_worker_is_killed_a_waiting_worker_watches_at_once(content_dir, tmp_path):
+    """The workers that do not watch wait for the watch lock in the kernel;
+    SIGKILL of its holder (no clean-up of any kind) hands it to one of
+    them, which refreshes and watches: the next edit reaches every worker
+    without a restart. (A worker starts its threads on its first request:
+    a preloaded app cannot start them before the fork.)"""
+    (content_dir / "a.md").write_text(article("Before", "a"))
+    store = tmp_path / "store" / "site.sqlite3"
+    server = start_gunicorn(content_dir, env={"FEEDPUB_STORE": str(store), "FEEDPUB_RELOAD_INTERVAL": "1"})
+    try:
+        every_worker(server, lambda s: titles(s) == ["Before"])
+        lock = Path(f"{store}.watch.lock")
+        holder = eventually(lambda: lock.exists() and _lock_holder(lock))
+        os.kill(holder, signal.SIGKILL)
+        killed = time.monotonic()
+
+        def successor_holds() -> int | None:
+            server.request("/healthz")  # a worker that never answered has no threads yet
+            pid = _lock_holder(lock)
+            return pid if pid not in (holder, None) else None
+
+        successor = eventually(successor_holds, timeout=10, interval=0.005)
+        taken = time.monotonic() - killed
+        (content_dir / "a.md").write_text(article("After", "a"))
+        every_worker(server, lambda s: titles(s) == ["After"])
+    finally:
+        stop(server)
+    assert successor != holder
+    print(f"\nseconds from the watcher's death to its successor: {taken:.3f}")
+    assert "Traceback" not in server.output()
 
 
 # -- a file that becomes unreadable to the server --------------------------------------

@@ -12,16 +12,19 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import shutil
 import threading
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 import feedparser
 import lxml.etree
 import pytest
 from _servers import eventually
+from conftest import article_text
 from werkzeug.http import http_date
 from werkzeug.http import parse_date
 
@@ -480,6 +483,32 @@ def test_the_watcher_reloads_without_a_request_driving_it(make_app, write_articl
     write_article("new.md", title="Fresh", publishedDateTime="2024-05-02T10:00:00Z")
     eventually(lambda: live.version > version, timeout=10)
     assert titles(client) == ["Fresh", "Old"]
+
+
+def test_the_watcher_follows_a_content_folder_replaced_at_its_path(make_app, tmp_path):
+    """A deployment swaps a symlink to a new release, or renames a new
+    folder into place: the watcher notices that another folder is at the
+    path, serves it, and watches it (not the old one) from then on."""
+
+    def release(name: str, title: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "a.md").write_text(article_text("a.md", title=title))
+        return folder
+
+    site = tmp_path / "site"
+    site.symlink_to(release("one", "Release one"))
+    app = make_app(CONTENT_DIR=str(site), RELOAD_INTERVAL=0.2)
+    live = app.extensions["feedpub"]
+    live.start()
+    client = app.test_client()
+    assert titles(client) == ["Release one"]
+    swap = tmp_path / "site.new"
+    swap.symlink_to(release("two", "Release two"))
+    os.replace(swap, site)
+    eventually(lambda: titles(client) == ["Release two"], timeout=10)
+    (tmp_path / "two" / "a.md").write_text((tmp_path / "two" / "a.md").read_text().replace("two", "2"))
+    eventually(lambda: titles(client) == ["Release 2"], timeout=10)
 
 
 def test_a_vanished_content_folder_keeps_the_last_version_served_and_fails_healthz(
