@@ -60,14 +60,21 @@ def ping(hub: str, url: str, *, timeout: float = TIMEOUT) -> str | None:
     return None if 200 <= status < 300 else f"the hub answered {status}"
 
 
-def _ping_with_retries(hub: str, url: str, attempts: int, backoff: float) -> Failure | None:
+def _ping_with_retries(
+    hub: str, url: str, attempts: int, backoff: float, stopped: threading.Event | None = None
+) -> Failure | None:
+    """None if a ping succeeded, also if `stopped` was set before it failed
+    every attempt (a stopped server reports nothing more)."""
     reason = None
     for attempt in range(attempts):
         reason = ping(hub, url)
         if reason is None:
             return None
         if attempt + 1 < attempts:
-            time.sleep(backoff * 2**attempt)
+            if stopped is None:
+                time.sleep(backoff * 2**attempt)
+            elif stopped.wait(backoff * 2**attempt):
+                return None
     return Failure(hub, url, reason or "unknown")
 
 
@@ -109,6 +116,8 @@ class Pinger:
         if not self.hubs or not urls:
             return
         with self._lock:
+            if self._stopped.is_set():
+                return
             for hub in self.hubs:
                 pending = self._queues.setdefault(hub, queue.Queue())
                 for url in urls:
@@ -116,22 +125,35 @@ class Pinger:
                 thread = self._threads.get(hub)
                 if thread is None or not thread.is_alive():
                     thread = threading.Thread(
-                        target=self._run, args=(hub, pending), name="feedpub-websub", daemon=True
+                        target=self._run,
+                        args=(hub, pending, self._stopped),
+                        name="feedpub-websub",
+                        daemon=True,
                     )
                     self._threads[hub] = thread
                     thread.start()
 
     @staticmethod
-    def _run(hub: str, pending: queue.Queue[str]) -> None:
+    def _run(hub: str, pending: queue.Queue[str | None], stopped: threading.Event) -> None:
         while True:  # blocked on the queue when idle: no CPU
             url = pending.get()
-            failure = _ping_with_retries(hub, url, ATTEMPTS, FIRST_BACKOFF)
-            if failure is not None:
+            if url is None or stopped.is_set():
+                return
+            failure = _ping_with_retries(hub, url, ATTEMPTS, FIRST_BACKOFF, stopped)
+            if failure is not None and not stopped.is_set():
                 log.warning("%s", failure)
+
+    def stop(self) -> None:
+        """Drop the pings not made yet and end the threads (a stopped server)."""
+        with self._lock:
+            self._stopped.set()
+            for pending in self._queues.values():
+                pending.put(None)
 
     def forget(self) -> None:
         """Start afresh (also in a forked child, where the parent's threads
         do not run)."""
-        self._queues: dict[str, queue.Queue[str]] = {}
+        self._queues: dict[str, queue.Queue[str | None]] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
