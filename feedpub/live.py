@@ -56,8 +56,14 @@ MARKLESS_POLLS = 8
 FOLLOW_SAFETY = 30.0
 #: Seconds before trying again to take a watch lock that could not be opened.
 ROLE_RETRY = 1.0
-#: Bytes of documents a worker keeps in memory (plain and gzip forms).
-CACHE_BYTES = 96 << 20
+#: Bytes of documents a worker keeps in memory (plain and gzip forms). The
+#: rest come from the store, whose file the kernel keeps in its page cache,
+#: shared by every worker; this is for the feeds polled most.
+CACHE_BYTES = 48 << 20
+#: KiB of database pages the request threads' connection keeps. Documents are
+#: read by key, and their bodies (overflow pages) would only push out the
+#: index pages; the refresher's connection keeps the default.
+READER_PAGES_KIB = 4000
 
 
 @dataclass
@@ -149,7 +155,7 @@ class Live:
         self.settings = settings
         #: The refresher's pipeline; requests read through `reader`.
         self.pipeline = Pipeline(settings)
-        self.reader = self.pipeline.reopened()
+        self.reader = self._reader()
         self.pinger = websub.Pinger(settings.hubs)
         self.role = StoreLock(self.pipeline.store_path, "watch")
         self.cache = _Cache(CACHE_BYTES)
@@ -219,7 +225,9 @@ class Live:
             threading.Thread(target=self._claim, name="feedpub-watch", daemon=True).start()
 
     def stop(self) -> None:
+        """Stop this process's threads and pings (a server shutting down)."""
         self._stop.set()
+        self.pinger.stop()
         if self._mark_watch is not None:
             self._mark_watch.interrupt()
         self.role.release()
@@ -239,9 +247,14 @@ class Live:
         self.role.forget()
         self.pipeline.lock.forget()
         self.pipeline = self.pipeline.reopened()
-        self.reader = self.pipeline.reopened()
+        self.reader = self._reader()
         self.pinger.forget()
         self.cache = _Cache(self.cache.limit)
+
+    def _reader(self) -> Pipeline:
+        reader = self.pipeline.reopened()
+        reader.store.hold_pages(READER_PAGES_KIB)
+        return reader
 
     def _follow(self) -> None:
         """Switch to each new version as soon as the mark beside the store is

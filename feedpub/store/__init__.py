@@ -193,6 +193,10 @@ class Store:
             with contextlib.suppress(OSError):
                 temp.unlink()
 
+    def hold_pages(self, kib: int) -> None:
+        """Keep at most `kib` KiB of database pages in this connection's cache."""
+        self.connection.execute(f"PRAGMA cache_size = -{int(kib)}")
+
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file and truncate it
         (readers in other processes may keep it from finishing; then later)."""
