@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
@@ -514,3 +515,33 @@ def test_a_scan_of_many_folders_sees_every_change_in_each_of_them(
     assert "f05/pipe.md: not a regular file" in checked.stderr, checked.stderr
     assert "f06/pipe.md: not a regular file" in checked.stderr, checked.stderr
     assert "20 files checked; 2 files with problems" in checked.stdout, checked.stdout
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "os.fork = lambda: (_ for _ in ()).throw(BlockingIOError(11, 'no more processes'))",
+        "files.marshal = type('Broken', (), {'dumps': staticmethod(lambda value: 1 / 0)})",
+    ],
+    ids=["no-fork", "child-fails"],
+)
+def test_a_scan_whose_second_process_fails_walks_every_folder_itself(
+    content_dir: Path, write_article: Callable[..., Path], tmp_path: Path, failure: str
+) -> None:
+    """No process can be forked, or the forked one dies before it reports:
+    `check` still sees every file of every folder, problems included."""
+    for number in range(20):
+        write_article(f"f{number:02}/a.md", title=f"Story {number}",
+                      sourceUrl=f"https://news.example.com/{number}")
+    os.mkfifo(content_dir / "f00" / "pipe.md")
+    os.mkfifo(content_dir / "f01" / "pipe.md")
+    script = (f"import os\nimport feedpub.content._files as files\n{failure}\n"
+              "from feedpub.cli import main\nmain()")
+    checked = subprocess.run(
+        [sys.executable, "-c", script, "check", str(content_dir), "--no-cache"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert "Traceback" not in checked.stderr, checked.stderr
+    assert "f00/pipe.md: not a regular file" in checked.stderr, checked.stderr
+    assert "f01/pipe.md: not a regular file" in checked.stderr, checked.stderr
+    assert "22 files checked; 2 files with problems" in checked.stdout, checked.stdout
