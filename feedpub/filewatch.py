@@ -5,8 +5,8 @@ The refresher replaces the store's version mark (a rename into its folder)
 after each commit. A worker watches that folder with inotify and blocks in
 ``poll`` until an event names the mark, so an idle worker costs nothing.
 watchfiles, which watches the content folder, cannot do this: its loop wakes
-every ``step`` milliseconds to look at a stop event and at signals, about
-80 µs of CPU a time on this machine. One folder and one name need no
+every ``step`` milliseconds to look at a stop event and at signals, tens of
+µs of CPU each time, in every worker. One folder and one name need no
 recursion, no new folders and no debouncing, so a few calls through ctypes
 do the job without another dependency (``inotify_simple`` is the same calls).
 
