@@ -115,7 +115,7 @@ def item_rows(article: Article) -> list[ItemRow]:
             published,
             published,
             article.draft,
-            _item_data(article, article.topics, article.body),
+            _item_data(article, article.topics, article.body) | {"line": article.source_line},
         )
     ]
     for position, item in enumerate(article.related, start=1):
@@ -382,7 +382,7 @@ class _Deriver:
             "related": related,
             "body": data["body"],
         }
-        problems += self._duplicates(row.canonical, occurrences)
+        problems += self._duplicates(row.canonical, occurrences, by_place)
         feeds = [
             "all",
             *(feed_key(FeedKind.TOPIC, self.name("topic", t).slug) for t in topics),
@@ -467,7 +467,7 @@ class _Deriver:
             problems.append(
                 [
                     winner.path,
-                    None,
+                    winner.data.get("line"),  # an article's; a related item's is not known
                     "warning",
                     f"sourceUrl {winner.data['url']} differs from the id {entry_id} this entry was first "
                     f"published under, which it keeps so that readers do not show it again as new "
@@ -493,14 +493,20 @@ class _Deriver:
             updated = max(updated, to_micros(datetime.fromisoformat(updated_text)))
         return entry_id, updated, problems
 
-    def _duplicates(self, canonical: str, occurrences: list[tuple[str, int]]) -> list[list[object]]:
-        """The same URL as the article of two files is worth a warning; the
-        same URL as related coverage in several stories is normal."""
+    def _duplicates(
+        self,
+        canonical: str,
+        occurrences: list[tuple[str, int]],
+        by_place: dict[tuple[str, int], ItemRow],
+    ) -> list[list[object]]:
+        """The same URL as the article of two files is worth a warning, at
+        the loser's ``sourceUrl``; the same URL as related coverage in
+        several stories is normal."""
         articles = [path for path, position in occurrences if position == 0]
         return [
             [
                 loser,
-                None,
+                by_place[loser, 0].data.get("line"),
                 "warning",
                 f"sourceUrl {canonical} is also the article of {articles[0]}; "
                 f"merged into one entry, the fields of {articles[0]} win",

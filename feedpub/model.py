@@ -154,6 +154,9 @@ class Article(Item):
     body: str = ""
     #: True for a draft (``published: false``); its related items are drafts too.
     draft: bool = False
+    #: Line of the file's own ``sourceUrl``, if found without composing the
+    #: YAML again: for problems found later, when entries are merged.
+    source_line: int | None = None
 
 
 @dataclass(frozen=True)

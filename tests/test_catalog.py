@@ -266,7 +266,7 @@ def test_same_article_in_two_files_merges_deterministically_with_a_warning(
     assert entry["title"] == "From a"  # the first file by path wins
     assert entry["tags"] == ["A", "B"]
     (problem,) = check_lines(runner, content_dir)
-    assert problem.startswith(f"{content_dir}/b.md: warning: ")
+    assert problem.startswith(f"{content_dir}/b.md:2: warning: ")  # the line of b.md's sourceUrl
     assert "a.md" in problem.split("warning:", 1)[1]
 
 

@@ -121,6 +121,9 @@ def test_an_edited_source_url_keeps_the_id_in_every_format_and_check_warns(
         checked = invoke(runner, "check", str(content_dir))
         assert checked.exit_code == 0, checked.output
         assert f"sourceUrl {url} differs from the id https://a.example/x" in checked.output
+        # At the article's sourceUrl (line 2 as written); a related item's line is not known.
+        where = "story.md:2: warning:" if position == "article" else "story.md: warning:"
+        assert where in checked.output, checked.output
         assert f"feedpub ids --reset {url}" in checked.output
         removed, added = changed_lines(before, ledger_lines(content_dir))
         assert len(removed) == len(added) == 1, (removed, added)

@@ -66,6 +66,7 @@ class FieldReader:
             related=related,
             body=body if body.strip() else "",
             draft=draft,
+            source_line=self.diagnostics.key_line("sourceUrl"),
         )
 
     def item(self, fields: dict[str, Any], prefix: str) -> Item:

@@ -242,6 +242,15 @@ class Diagnostics:
             node, line = child, child.start_mark.line
         return int(line) + 2  # the front matter starts on the file's line 2
 
+    def key_line(self, key: str) -> int | None:
+        """Line of the top-level `key` written in block style (at the start
+        of a line), found in the text: for every file, so never composed.
+        None unless exactly one line starts with it."""
+        starts = [m.start() for m in re.finditer(rf"(?m)^{re.escape(key)}[ \t]*:", self.front_matter)]
+        if len(starts) != 1:
+            return None
+        return self.front_matter.count("\n", 0, starts[0]) + 2  # the front matter starts on line 2
+
     def field_at(self, line: int, column: int) -> str:
         """The innermost field whose text spans `line` (of the file) and
         `column`, like ``related[0].title``; ``front matter`` if none does."""
