@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 from typing import NamedTuple
 
@@ -126,6 +127,11 @@ class Items(Table):
                 item = _item(row)
                 found.setdefault(item.canonical, []).append(item)
         return found
+
+    def in_file_order(self) -> Iterator[str]:
+        """Every item's canonical URL, file by file (by path, then position)."""
+        for (canonical,) in self.db.execute("SELECT canonical FROM items ORDER BY path, position"):
+            yield canonical
 
     def articles(self) -> int:
         """How many files hold an article."""
