@@ -9,6 +9,7 @@ time and thus the validators a static server derives from it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import stat
@@ -109,6 +110,13 @@ def _write_if_changed(target: Path, body: bytes) -> bool:
         except FileExistsError:
             continue
     try:
+        if body:
+            # The blocks allocated now, in one call: else ext4 (its
+            # auto_da_alloc) allocates them, and starts writing them out,
+            # inside the rename over the old file. A file system without
+            # fallocate refuses or has it emulated; the write then tells.
+            with contextlib.suppress(OSError):
+                os.posix_fallocate(handle, 0, len(body))
         with os.fdopen(handle, "wb") as stream:
             stream.write(body)
         os.replace(temp, target)
